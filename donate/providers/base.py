@@ -1,0 +1,227 @@
+"""The contract every payment provider adapter implements.
+
+Errors (all subclasses of ``ProviderError``)::
+
+    ProviderError
+    ├── ProviderUnavailable   timeout, connection error, 5xx, 429: safe to retry with the same idempotency key
+    ├── ProviderRejected      4xx from the provider: the request itself is wrong (retrying won't help)
+    ├── ProviderNotFound      the object does not exist on the provider (unknown id)
+    └── WebhookInvalid        a webhook that fails verification (bad/missing/stale signature, malformed)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+from donate.domain.money import Money
+
+
+class ProviderError(Exception):
+    """Base of adapter errors."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or answered 5xx/429: retry later, same idempotency key."""
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request (4xx other than 404)."""
+
+
+class ProviderNotFound(ProviderError):
+    """The provider does not know this object."""
+
+
+class WebhookInvalid(ProviderError):
+    """A webhook request that must be refused (HTTP 400) and not stored."""
+
+
+class PaymentStatus(enum.StrEnum):
+    """Normalised state of one provider payment (a Checkout Session/PaymentIntent, a Mollie payment)."""
+
+    OPEN = "open"  # created, the donor has not finished the hosted checkout
+    PENDING = "pending"  # submitted, result not known yet (SEPA processing, Mollie pending/authorized)
+    PAID = "paid"  # final success: money captured
+    FAILED = "failed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+
+
+class DisputeStatus(enum.StrEnum):
+    OPEN = "open"  # funds withdrawn or under review, outcome unknown
+    WON = "won"  # the association kept the money
+    LOST = "lost"  # the money went back to the payer
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectedAccount:
+    """The association's own account at the provider.
+
+    Stripe: ``account_id`` is ``acct_…`` and calls use the platform key with ``Stripe-Account``.
+    Mollie: ``access_token`` is an OAuth token or the association's API key (``test_…``/``live_…``),
+    ``account_id`` its profile or organization id.
+    """
+
+    provider: str
+    account_id: str
+    access_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    donation_id: str
+    amount: Money  # what the payer is charged: gift + tip + covered fees
+    application_fee: Money | None  # the platform's share (tip, platform fee); None = nothing
+    description: str
+    donor_email: str
+    success_url: str
+    cancel_url: str
+    webhook_url: str  # Mollie: per payment; Stripe ignores it (endpoint configured on the account)
+    locale: str = "fr"
+    frequency: str = "once"  # "once" | "monthly" | "yearly" (recurring: later issue)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    idempotency_key: str = ""  # deterministic, e.g. "donation:{id}:checkout"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    provider: str
+    checkout_id: str  # cs_… (Stripe) or tr_… (Mollie): what the hosted page is for
+    checkout_url: str
+    payment_id: str | None  # pi_… once known / tr_…
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Dispute:
+    dispute_id: str  # dp_… / chb_…
+    amount: Money
+    status: DisputeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RefundInfo:
+    refund_id: str  # re_… / re_… (Mollie)
+    amount: Money
+    status: str  # "pending" | "succeeded" | "failed" | "canceled"
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSnapshot:
+    """The provider's current truth about one payment, re-fetched (never taken from a webhook body)."""
+
+    provider: str
+    checkout_id: str | None
+    payment_id: str | None
+    donation_id: str | None  # from the metadata we set at checkout
+    status: PaymentStatus
+    amount: Money
+    refunds: Sequence[RefundInfo] = ()
+    disputes: Sequence[Dispute] = ()
+    fee: Money | None = None  # provider's processing fee, when known
+    method: str | None = None  # "card" | "sepa_debit" | "ideal" | "bancontact" | …
+    paid_at: datetime | None = None
+    customer_id: str | None = None
+    subscription_id: str | None = None
+
+    @property
+    def refunded(self) -> Money:
+        """Sum of refunds that succeeded or are on their way (pending counts: the money is leaving)."""
+        total = Money.zero(self.amount.currency)
+        for r in self.refunds:
+            if r.status in ("pending", "succeeded"):
+                total += r.amount
+        return total
+
+    @property
+    def disputed_lost(self) -> Money:
+        """Amount of disputes/chargebacks that are open or lost (money not with the association)."""
+        total = Money.zero(self.amount.currency)
+        for d in self.disputes:
+            if d.status is not DisputeStatus.WON:
+                total += d.amount
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookNotice:
+    """A verified webhook, reduced to what tells us which object to re-fetch."""
+
+    provider: str
+    event_id: str  # Stripe evt_…; Mollie has none: adapter derives one (see its docstring)
+    event_type: str  # Stripe type; Mollie "payment" | "subscription" | …
+    object_id: str  # the object to re-fetch: cs_/pi_/ch_/dp_/po_ (Stripe), tr_/sub_ (Mollie)
+    payment_ref: str | None  # the checkout/payment id this concerns, when the body tells (pi_/cs_/tr_)
+    account: str | None  # Stripe Connect "account" (acct_…); None for Mollie
+    livemode: bool
+    donation_id: str | None = None  # metadata.donation_id when present in the body
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    provider: str
+    payout_id: str  # po_… / stl_…
+    amount: Money
+    status: str  # "pending" | "in_transit" | "paid" | "failed" | "canceled"
+    arrival_date: date | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutLine:
+    line_id: str  # txn_… (Stripe balance transaction) or a stable id built from the Mollie settlement line
+    kind: str  # "payment" | "refund" | "dispute" | "fee" | "application_fee" | "adjustment" | "payout"
+    source_id: str | None  # ch_/pi_/re_/dp_ (Stripe), tr_/re_/chb_ (Mollie)
+    payment_ref: str | None  # pi_/tr_ the line belongs to, when known
+    gross: Money
+    fee: Money
+    net: Money
+    created_at: datetime | None
+    description: str = ""
+
+
+class PaymentProvider(Protocol):
+    """One payment provider, as the services see it.
+
+    Every method that creates something takes a deterministic idempotency key so a retry
+    never creates a second object. Methods raise the ``ProviderError`` tree above; no SDK
+    exception or object ever escapes.
+    """
+
+    name: str
+
+    async def create_checkout(self, account: ConnectedAccount, req: CheckoutRequest) -> Checkout:
+        """Create the hosted checkout for one donation (Stripe Checkout Session / Mollie payment)."""
+        ...
+
+    async def fetch_payment(self, account: ConnectedAccount, ref: str) -> PaymentSnapshot:
+        """Re-fetch the full current state of a payment from its checkout or payment id."""
+        ...
+
+    async def refund(
+        self, account: ConnectedAccount, payment_id: str, amount: Money, idempotency_key: str
+    ) -> RefundInfo:
+        """Refund ``amount`` of a paid payment (full or partial)."""
+        ...
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookNotice:
+        """Verify and parse a webhook request; raise ``WebhookInvalid`` when it must be refused."""
+        ...
+
+    async def list_payouts(self, account: ConnectedAccount, limit: int = 100) -> list[Payout]:
+        """Recent payouts (Stripe payouts / Mollie settlements) of the connected account."""
+        ...
+
+    async def list_payout_lines(self, account: ConnectedAccount, payout_id: str) -> list[PayoutLine]:
+        """Every balance movement inside one payout (Stripe balance transactions / Mollie settlement)."""
+        ...
+
+    async def list_pending_event_refs(self, account: ConnectedAccount | None) -> list[WebhookNotice]:
+        """Catch-up for missed webhooks: Stripe events with ``delivery_success=false``;
+        Mollie returns [] (the reconciliation cron re-fetches open payments instead)."""
+        ...

@@ -1,0 +1,82 @@
+"""All configuration, read once by the entry points (``donate.cli``) and passed down.
+
+Environment variables are prefixed ``DONATE_``; a ``.env`` file is read in development.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STRIPE_API_DEFAULT = "https://api.stripe.com"
+MOLLIE_API_DEFAULT = "https://api.mollie.com"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DONATE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["production", "staging", "development", "demo", "test"] = "production"
+    database_url: str | None = None  # postgresql://…; None = embedded (demo/dev only)
+    redis_url: str | None = None  # redis://…; None = embedded (demo/dev only)
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None  # signs sessions and links; derives nothing else
+    # Fernet key (urlsafe base64, 32 bytes) encrypting provider credentials at rest.
+    encryption_key: SecretStr | None = None
+
+    stripe_secret_key: SecretStr | None = None  # the platform's key (Connect)
+    stripe_api_base: str = STRIPE_API_DEFAULT
+    stripe_webhook_secret: SecretStr | None = None  # whsec_… of the Connect endpoint
+    stripe_webhook_tolerance_s: int = 300
+    mollie_api_base: str = MOLLIE_API_DEFAULT
+    mollie_client_id: str | None = None
+    mollie_client_secret: SecretStr | None = None
+
+    # The platform's cut, in basis points of the gift (0 = the platform takes nothing but tips).
+    platform_fee_bps: int = Field(default=0, ge=0, le=2000)
+    checkout_expiry_minutes: int = Field(default=60, ge=30, le=1440)
+
+    smtp_url: str | None = None  # smtp://user:pass@host:port
+    mail_from: str = "Donate <no-reply@donate.localhost>"
+    sentry_dsn: str | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+    outbox_stale_after_s: int = Field(default=120, ge=5)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+
+    sandbox_enabled: bool = False  # the provider sandbox; refused in production
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("postgres://", "postgresql://")):
+            raise ValueError("must start with postgresql://")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.environment == "production":
+            if self.sandbox_enabled:
+                raise ValueError("DONATE_SANDBOX_ENABLED cannot be true in production")
+            for name in ("database_url", "redis_url", "secret_key", "encryption_key"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"DONATE_{name.upper()} is required in production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
