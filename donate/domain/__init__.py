@@ -4,6 +4,6 @@ Error tree (``donate.domain.errors``)::
 
     DomainError
     ├── CurrencyMismatch          two amounts of different currencies were combined
-    ├── InvalidAmount             an amount that cannot exist (unknown currency, bad text, too many decimals)
+    ├── InvalidAmount             an amount that cannot exist (unknown currency, bad text)
     └── InvalidTransition         a status change the donation state machine forbids
 """

@@ -44,7 +44,9 @@ class PaymentStatus(enum.StrEnum):
     """Normalised state of one provider payment (a Checkout Session/PaymentIntent, a Mollie payment)."""
 
     OPEN = "open"  # created, the donor has not finished the hosted checkout
-    PENDING = "pending"  # submitted, result not known yet (SEPA processing, Mollie pending/authorized)
+    PENDING = (
+        "pending"  # submitted, result not known yet (SEPA processing, Mollie pending/authorized)
+    )
     PAID = "paid"  # final success: money captured
     FAILED = "failed"
     CANCELED = "canceled"
@@ -85,6 +87,10 @@ class CheckoutRequest:
     frequency: str = "once"  # "once" | "monthly" | "yearly" (recurring: later issue)
     metadata: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str = ""  # deterministic, e.g. "donation:{id}:checkout"
+    # When the hosted page stops accepting payment (Stripe: 30 min to 24 h ahead; Mollie: ignored).
+    # Derive it from the donation row (created_at + expiry), never from "now": a retry with the
+    # same idempotency key must send identical parameters. None = the provider's default (24 h).
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +162,9 @@ class WebhookNotice:
     event_id: str  # Stripe evt_…; Mollie has none: adapter derives one (see its docstring)
     event_type: str  # Stripe type; Mollie "payment" | "subscription" | …
     object_id: str  # the object to re-fetch: cs_/pi_/ch_/dp_/po_ (Stripe), tr_/sub_ (Mollie)
-    payment_ref: str | None  # the checkout/payment id this concerns, when the body tells (pi_/cs_/tr_)
+    payment_ref: (
+        str | None
+    )  # the checkout/payment id this concerns, when the body tells (pi_/cs_/tr_)
     account: str | None  # Stripe Connect "account" (acct_…); None for Mollie
     livemode: bool
     donation_id: str | None = None  # metadata.donation_id when present in the body
@@ -217,11 +225,15 @@ class PaymentProvider(Protocol):
         """Recent payouts (Stripe payouts / Mollie settlements) of the connected account."""
         ...
 
-    async def list_payout_lines(self, account: ConnectedAccount, payout_id: str) -> list[PayoutLine]:
+    async def list_payout_lines(
+        self, account: ConnectedAccount, payout_id: str
+    ) -> list[PayoutLine]:
         """Every balance movement inside one payout (Stripe balance transactions / Mollie settlement)."""
         ...
 
-    async def list_pending_event_refs(self, account: ConnectedAccount | None) -> list[WebhookNotice]:
+    async def list_pending_event_refs(
+        self, account: ConnectedAccount | None
+    ) -> list[WebhookNotice]:
         """Catch-up for missed webhooks: Stripe events with ``delivery_success=false``;
         Mollie returns [] (the reconciliation cron re-fetches open payments instead)."""
         ...

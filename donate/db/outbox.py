@@ -1,0 +1,130 @@
+"""Outbox rows: work to do after a commit, written in the same transaction as the change.
+
+Life of a row: pending → enqueued (handed to arq, ``attempts`` + 1) → done, or back to
+pending with a later ``available_at`` after a failure, or failed after the last attempt.
+An enqueued row that stays enqueued too long (Redis lost it, a worker died) is claimed
+again by the sweeper: handlers are idempotent, so running twice is safe; never running is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    task: str
+    payload: dict[str, Any]
+    organization_id: str | None
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+
+def _row(r: asyncpg.Record) -> OutboxRow:
+    org = r["organization_id"]
+    return OutboxRow(
+        id=r["id"],
+        task=r["task"],
+        payload=r["payload"],
+        organization_id=str(org) if org else None,
+        status=r["status"],
+        attempts=r["attempts"],
+        last_error=r["last_error"],
+        created_at=r["created_at"],
+    )
+
+
+async def add(
+    conn: asyncpg.Connection[Any],
+    task: str,
+    payload: dict[str, Any],
+    *,
+    organization_id: Any = None,
+    dedup_key: str | None = None,
+    delay_s: float = 0,
+) -> int | None:
+    """Insert a row; with a ``dedup_key`` already present, do nothing and return None."""
+    row_id: int | None = await conn.fetchval(
+        """INSERT INTO outbox (task, payload, organization_id, dedup_key, available_at)
+           VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+           ON CONFLICT (dedup_key) DO NOTHING
+           RETURNING id""",
+        task,
+        payload,
+        organization_id,
+        dedup_key,
+        float(delay_s),
+    )
+    if row_id is not None:
+        await conn.execute("SELECT pg_notify('donate_outbox', $1)", str(row_id))
+    return row_id
+
+
+async def claim(
+    conn: asyncpg.Connection[Any], *, limit: int, stale_after_s: float
+) -> list[OutboxRow]:
+    """Mark due rows as enqueued and return them: pending ones whose time has come, and
+    enqueued ones older than ``stale_after_s`` (lost by Redis or by a dead worker)."""
+    rows = await conn.fetch(
+        """UPDATE outbox SET status = 'enqueued', enqueued_at = now(), attempts = attempts + 1
+           WHERE id IN (
+               SELECT id FROM outbox
+               WHERE (status = 'pending' AND available_at <= now())
+                  OR (status = 'enqueued' AND enqueued_at < now() - make_interval(secs => $2))
+               ORDER BY available_at
+               LIMIT $1
+               FOR UPDATE SKIP LOCKED)
+           RETURNING *""",
+        limit,
+        float(stale_after_s),
+    )
+    return [_row(r) for r in rows]
+
+
+async def get_for_update(conn: asyncpg.Connection[Any], row_id: int) -> OutboxRow | None:
+    r = await conn.fetchrow("SELECT * FROM outbox WHERE id = $1 FOR UPDATE", row_id)
+    return _row(r) if r else None
+
+
+async def mark_done(conn: asyncpg.Connection[Any], row_id: int) -> None:
+    await conn.execute(
+        "UPDATE outbox SET status = 'done', done_at = now(), last_error = NULL WHERE id = $1",
+        row_id,
+    )
+
+
+async def mark_retry(
+    conn: asyncpg.Connection[Any], row_id: int, error: str, delay_s: float
+) -> None:
+    await conn.execute(
+        """UPDATE outbox SET status = 'pending', last_error = $2,
+               available_at = now() + make_interval(secs => $3)
+           WHERE id = $1 AND status <> 'done'""",
+        row_id,
+        error[:2000],
+        float(delay_s),
+    )
+
+
+async def mark_failed(conn: asyncpg.Connection[Any], row_id: int, error: str) -> None:
+    await conn.execute(
+        "UPDATE outbox SET status = 'failed', last_error = $2 WHERE id = $1 AND status <> 'done'",
+        row_id,
+        error[:2000],
+    )
+
+
+async def stats(conn: asyncpg.Connection[Any]) -> dict[str, Any]:
+    """Depth and age of the queue, by status (for /metrics and the back-office)."""
+    rows = await conn.fetch(
+        """SELECT status, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS oldest_s
+           FROM outbox WHERE status <> 'done' GROUP BY status"""
+    )
+    return {r["status"]: {"count": r["n"], "oldest_s": float(r["oldest_s"] or 0)} for r in rows}

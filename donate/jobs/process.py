@@ -1,0 +1,38 @@
+"""The ``donate worker`` process: runtime, Redis, arq worker, clean stop on signals."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from arq.connections import ArqRedis
+
+from donate.bootstrap import build_runtime
+from donate.jobs.worker import build_worker
+from donate.observability import init_sentry, setup_logging
+from donate.settings import Settings
+
+
+async def run_worker_process(settings: Settings) -> None:
+    setup_logging(settings.log_level, json_lines=settings.log_json)
+    init_sentry(
+        settings.sentry_dsn,
+        environment=settings.environment,
+        traces_sample_rate=settings.sentry_traces_sample_rate,
+    )
+    assert settings.redis_url is not None
+    runtime = await build_runtime(settings, pool_min=0)
+    redis = ArqRedis.from_url(settings.redis_url)
+    worker = build_worker(runtime, redis)
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(worker.async_run())
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await worker.close()
+        await runtime.pool.close()
+        await redis.aclose()

@@ -1,0 +1,90 @@
+"""Moves outbox rows to arq, and re-enqueues rows that went stale (the sweeper).
+
+Job ids are deterministic per row and attempt (``outbox:{id}:{attempt}``): arq refuses a
+duplicate while the first is queued, and a re-enqueue after a Redis loss gets a new id.
+If Redis is down after a row was claimed, the row stays ``enqueued`` until it is stale,
+then is claimed again: nothing is lost, at worst delayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+from arq.connections import ArqRedis
+
+from donate.db import outbox
+
+log = logging.getLogger(__name__)
+
+JOB_NAME = "run_outbox"
+QUEUE = "donate:queue"
+
+
+def job_id(row_id: int, attempt: int) -> str:
+    return f"outbox:{row_id}:{attempt}"
+
+
+async def relay_once(
+    pool: asyncpg.Pool[Any], arq: ArqRedis, *, stale_after_s: float, batch: int = 200
+) -> int:
+    """Claim due rows and enqueue them; return how many were handed to arq."""
+    async with pool.acquire() as conn:
+        rows = await outbox.claim(conn, limit=batch, stale_after_s=stale_after_s)
+    for row in rows:
+        await arq.enqueue_job(
+            JOB_NAME, row.id, _job_id=job_id(row.id, row.attempts), _queue_name=QUEUE
+        )
+    return len(rows)
+
+
+async def relay_forever(
+    pool: asyncpg.Pool[Any],
+    arq: ArqRedis,
+    *,
+    stale_after_s: float,
+    idle_poll_s: float = 1.0,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the relay until cancelled: woken by NOTIFY on new rows, polling otherwise.
+
+    Database or Redis outages are logged and waited out with backoff, never fatal.
+    """
+    wake = asyncio.Event()
+    listener: asyncpg.Connection[Any] | None = None
+    backoff = 0.5
+    stop = stop or asyncio.Event()
+
+    def on_notify(*_: object) -> None:
+        wake.set()
+
+    while not stop.is_set():
+        try:
+            if listener is None or listener.is_closed():
+                listener = await pool.acquire()
+                await listener.add_listener("donate_outbox", on_notify)
+            while await relay_once(pool, arq, stale_after_s=stale_after_s):
+                pass
+            backoff = 0.5
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), idle_poll_s)
+        except asyncio.CancelledError:
+            break
+        except Exception:
+            log.warning(
+                "outbox relay: store unavailable, retrying in %.1fs", backoff, exc_info=True
+            )
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await pool.release(listener)
+                listener = None
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+    if listener is not None:
+        with contextlib.suppress(Exception):
+            await listener.remove_listener("donate_outbox", on_notify)
+            await pool.release(listener)

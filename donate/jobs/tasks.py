@@ -1,0 +1,33 @@
+"""Outbox task names → handlers. Every handler is idempotent: it may run twice, never zero times."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from donate.services.runtime import Runtime
+
+Handler = Callable[[Runtime, dict[str, Any]], Awaitable[None]]
+
+TASKS: dict[str, Handler] = {}
+
+
+def task(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        if name in TASKS:
+            raise ValueError(f"outbox task {name!r} registered twice")
+        TASKS[name] = fn
+        return fn
+
+    return register
+
+
+@task("noop")
+async def noop(rt: Runtime, payload: dict[str, Any]) -> None:
+    """Does nothing: used by health probes and tests of the relay itself."""
+
+
+@task("fail")
+async def fail(rt: Runtime, payload: dict[str, Any]) -> None:
+    """Always fails: proves that failing work is retried, then marked failed and visible."""
+    raise RuntimeError(payload.get("message", "failing on purpose"))

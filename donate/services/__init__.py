@@ -1,0 +1,1 @@
+"""Use cases. The only place a database transaction starts; state changes write outbox rows."""

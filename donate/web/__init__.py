@@ -1,0 +1,1 @@
+"""HTTP: app factory, routes, schemas, error mapping, pages and the JSON API."""

@@ -1,0 +1,51 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from arq.connections import ArqRedis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from donate.bootstrap import build_runtime
+from donate.services.runtime import Runtime
+from donate.settings import Settings
+from donate.web import health
+from donate.web.middleware import RequestIdMiddleware
+from donate.web.problems import EXCEPTION_HANDLERS
+from donate.web.state import AppState
+
+
+def all_routes() -> list[BaseRoute]:
+    return [*health.routes]
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Starlette:
+    """Build the ASGI app. Without ``runtime`` the lifespan builds one whose pool connects
+    lazily, so the app starts (``/healthz`` 200, ``/readyz`` 503) while PostgreSQL or Redis
+    are down and recovers by itself when they return."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        rt = runtime or await build_runtime(settings, pool_min=0)
+        assert settings.redis_url is not None
+        redis = ArqRedis.from_url(
+            settings.redis_url, socket_connect_timeout=1, socket_timeout=2, retry_on_timeout=False
+        )
+        try:
+            yield {"app": AppState(runtime=rt, redis=redis)}
+        finally:
+            await redis.aclose()
+            if runtime is None:
+                await rt.pool.close()
+
+    return Starlette(
+        routes=all_routes(),
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )

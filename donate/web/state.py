@@ -1,0 +1,21 @@
+"""The typed state the lifespan hands to every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arq.connections import ArqRedis
+from starlette.requests import Request
+
+from donate.services.runtime import Runtime
+
+
+@dataclass
+class AppState:
+    runtime: Runtime
+    redis: ArqRedis
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.state.app
+    return state
