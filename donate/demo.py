@@ -53,6 +53,12 @@ def _server(app: Any, host: str, port: int) -> _Server:
     )
 
 
+def _prepare_dir(fresh: bool) -> None:
+    if fresh and DEMO_DIR.exists():
+        shutil.rmtree(DEMO_DIR)
+    DEMO_DIR.mkdir(exist_ok=True)
+
+
 def _secret(root: Path) -> str:
     path = root / "secret"
     if not path.exists():
@@ -97,9 +103,7 @@ def _accounts(provider: str) -> list[SandboxAccount]:
 
 async def run_demo(*, host: str, port: int, fresh: bool) -> None:
     started = time.monotonic()
-    if fresh and DEMO_DIR.exists():
-        shutil.rmtree(DEMO_DIR)
-    DEMO_DIR.mkdir(exist_ok=True)
+    _prepare_dir(fresh)
     setup_logging(os.environ.get("DONATE_LOG_LEVEL", "WARNING"), json_lines=False)
     secret = _secret(DEMO_DIR)
     public_url = f"http://{host}:{port}"
@@ -165,14 +169,16 @@ async def run_demo(*, host: str, port: int, fresh: bool) -> None:
         )
         worker_task = asyncio.create_task(worker.async_run())
 
+        campaign_slug = seeded["campaigns"][0]["slug"]
+
         async def announce() -> None:
-            while not (web.started and sandbox.started):
+            while not (web.started and sandbox.started):  # noqa: ASYNC110 - uvicorn exposes a flag
                 await asyncio.sleep(0.05)
             took = time.monotonic() - started
             print(
                 f"donate demo ready in {took:.1f}s ({len(applied)} migration(s) applied)\n"
                 f"  platform  {public_url}\n  sandbox   {sandbox_url}\n"
-                f"  campaign  {public_url}/c/{seeded['org_slug']}/{seeded['campaigns'][0]['slug']}\n"
+                f"  campaign  {public_url}/c/{seeded['org_slug']}/{campaign_slug}\n"
                 f"  admin     {seeded['admin_email']} / {seeded['admin_password']}\n"
                 f"  API key   {seeded['api_key']}\n"
                 f"  details   {(DEMO_DIR / 'demo.json').resolve()}\nCtrl-C to stop.",

@@ -54,7 +54,7 @@ class EmbeddedServices:
             warnings.simplefilter("ignore")  # platformdirs complains about XDG dirs on servers
             import pgserver
 
-            self._pg = pgserver.get_server(pgdata, cleanup_mode="stop")
+            self._pg = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         exists = self._pg.psql(f"SELECT 1 FROM pg_database WHERE datname = '{dbname}';")
         if "(1 row)" not in exists:
             self._pg.psql(f'CREATE DATABASE "{dbname}";')

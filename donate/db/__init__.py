@@ -1,1 +1,1 @@
-"""asyncpg only: pool, migration runner, and query functions (``conn`` first, domain objects out)."""
+"""asyncpg only: pool, migration runner, query functions (``conn`` first, domain objects out)."""

@@ -9,6 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
+from donate.db.types import Conn
+
 
 @dataclass(frozen=True, slots=True)
 class Tier:
@@ -67,7 +69,7 @@ CAMPAIGN_FIELDS = (
 )  # fmt: skip
 
 
-async def _with_tiers(conn: asyncpg.Connection[Any], r: asyncpg.Record | None) -> Campaign | None:
+async def _with_tiers(conn: Conn, r: asyncpg.Record | None) -> Campaign | None:
     if r is None:
         return None
     tiers = await conn.fetch(
@@ -109,20 +111,16 @@ async def _with_tiers(conn: asyncpg.Connection[Any], r: asyncpg.Record | None) -
     )
 
 
-async def get_campaign(conn: asyncpg.Connection[Any], campaign_id: UUID) -> Campaign | None:
+async def get_campaign(conn: Conn, campaign_id: UUID) -> Campaign | None:
     return await _with_tiers(conn, await conn.fetchrow(f"{_SELECT} WHERE c.id = $1", campaign_id))
 
 
-async def get_campaign_by_slug(
-    conn: asyncpg.Connection[Any], org_slug: str, slug: str
-) -> Campaign | None:
+async def get_campaign_by_slug(conn: Conn, org_slug: str, slug: str) -> Campaign | None:
     row = await conn.fetchrow(f"{_SELECT} WHERE o.slug = $1 AND c.slug = $2", org_slug, slug)
     return await _with_tiers(conn, row)
 
 
-async def upsert_campaign(
-    conn: asyncpg.Connection[Any], org_id: UUID, slug: str, fields: dict[str, Any]
-) -> UUID:
+async def upsert_campaign(conn: Conn, org_id: UUID, slug: str, fields: dict[str, Any]) -> UUID:
     """Create or update a campaign keyed by (association, slug); totals are never touched."""
     unknown = set(fields) - set(CAMPAIGN_FIELDS)
     if unknown:
@@ -143,7 +141,7 @@ async def upsert_campaign(
 
 
 async def replace_tiers(
-    conn: asyncpg.Connection[Any], org_id: UUID, campaign_id: UUID, tiers: list[dict[str, Any]]
+    conn: Conn, org_id: UUID, campaign_id: UUID, tiers: list[dict[str, Any]]
 ) -> None:
     """Upsert tiers by title; claimed quantities are kept (stock already sold stays sold)."""
     for position, tier in enumerate(tiers):
@@ -177,7 +175,7 @@ async def replace_tiers(
             )
 
 
-async def claim_tier(conn: asyncpg.Connection[Any], org_id: UUID, tier_id: UUID) -> bool:
+async def claim_tier(conn: Conn, org_id: UUID, tier_id: UUID) -> bool:
     """Take one unit of a tier's stock; False when sold out (the CHECK forbids overselling)."""
     done = await conn.fetchval(
         """UPDATE tiers SET quantity_claimed = quantity_claimed + 1
@@ -190,7 +188,7 @@ async def claim_tier(conn: asyncpg.Connection[Any], org_id: UUID, tier_id: UUID)
     return done is not None
 
 
-async def release_tier(conn: asyncpg.Connection[Any], org_id: UUID, tier_id: UUID) -> None:
+async def release_tier(conn: Conn, org_id: UUID, tier_id: UUID) -> None:
     await conn.execute(
         """UPDATE tiers SET quantity_claimed = quantity_claimed - 1
            WHERE organization_id = $1 AND id = $2 AND quantity_claimed > 0""",
@@ -200,7 +198,7 @@ async def release_tier(conn: asyncpg.Connection[Any], org_id: UUID, tier_id: UUI
 
 
 async def add_to_totals(
-    conn: asyncpg.Connection[Any], campaign_id: UUID, raised_delta: int, donors_delta: int
+    conn: Conn, campaign_id: UUID, raised_delta: int, donors_delta: int
 ) -> None:
     if raised_delta or donors_delta:
         await conn.execute(

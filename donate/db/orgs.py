@@ -8,6 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
+from donate.db.types import Conn
+
 
 @dataclass(frozen=True, slots=True)
 class Organization:
@@ -51,9 +53,7 @@ ORG_FIELDS = (
 )  # fmt: skip
 
 
-async def upsert_organization(
-    conn: asyncpg.Connection[Any], slug: str, fields: dict[str, Any]
-) -> Organization:
+async def upsert_organization(conn: Conn, slug: str, fields: dict[str, Any]) -> Organization:
     """Create the association or update its identity; keyed by slug (idempotent)."""
     unknown = set(fields) - set(ORG_FIELDS)
     if unknown:
@@ -71,21 +71,21 @@ async def upsert_organization(
     return _org(row)
 
 
-async def get_organization_by_slug(conn: asyncpg.Connection[Any], slug: str) -> Organization | None:
+async def get_organization_by_slug(conn: Conn, slug: str) -> Organization | None:
     row = await conn.fetchrow("SELECT * FROM organizations WHERE slug = $1", slug)
     return _org(row) if row else None
 
 
-async def get_organization_record(conn: asyncpg.Connection[Any], org_id: UUID) -> asyncpg.Record:
-    row = await conn.fetchrow("SELECT * FROM organizations WHERE id = $1", org_id)
+async def get_organization_record(conn: Conn, org_id: UUID) -> asyncpg.Record:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM organizations WHERE id = $1", org_id
+    )
     if row is None:
         raise LookupError(f"organization {org_id} not found")
     return row
 
 
-async def upsert_user(
-    conn: asyncpg.Connection[Any], email: str, full_name: str, password_hash: str
-) -> UUID:
+async def upsert_user(conn: Conn, email: str, full_name: str, password_hash: str) -> UUID:
     user_id: UUID = await conn.fetchval(
         """INSERT INTO users (email, full_name, password_hash, email_verified_at)
            VALUES ($1, $2, $3, now())
@@ -98,9 +98,7 @@ async def upsert_user(
     return user_id
 
 
-async def set_membership(
-    conn: asyncpg.Connection[Any], org_id: UUID, user_id: UUID, role: str
-) -> None:
+async def set_membership(conn: Conn, org_id: UUID, user_id: UUID, role: str) -> None:
     await conn.execute(
         """INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, $3)
            ON CONFLICT (organization_id, user_id) DO UPDATE SET role = EXCLUDED.role""",
@@ -111,7 +109,7 @@ async def set_membership(
 
 
 async def upsert_api_key(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     org_id: UUID,
     prefix: str,
     key_hash: bytes,
@@ -132,7 +130,7 @@ async def upsert_api_key(
     return key_id
 
 
-async def find_api_key(conn: asyncpg.Connection[Any], prefix: str) -> ApiKeyRow | None:
+async def find_api_key(conn: Conn, prefix: str) -> ApiKeyRow | None:
     row = await conn.fetchrow(
         """SELECT k.id, k.organization_id, o.slug, k.key_hash, k.role
            FROM api_keys k JOIN organizations o ON o.id = k.organization_id
@@ -155,7 +153,7 @@ def _account(r: asyncpg.Record) -> ProviderAccountRow:
 
 
 async def upsert_provider_account(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     org_id: UUID,
     provider: str,
     account_id: str,
@@ -182,7 +180,7 @@ async def upsert_provider_account(
 
 
 async def get_provider_account(
-    conn: asyncpg.Connection[Any], org_id: UUID, provider: str
+    conn: Conn, org_id: UUID, provider: str
 ) -> ProviderAccountRow | None:
     row = await conn.fetchrow(
         """SELECT * FROM provider_accounts
@@ -193,9 +191,7 @@ async def get_provider_account(
     return _account(row) if row else None
 
 
-async def list_provider_accounts(
-    conn: asyncpg.Connection[Any], org_id: UUID
-) -> list[ProviderAccountRow]:
+async def list_provider_accounts(conn: Conn, org_id: UUID) -> list[ProviderAccountRow]:
     rows = await conn.fetch(
         "SELECT * FROM provider_accounts WHERE organization_id = $1 AND status = 'active' "
         "ORDER BY provider",
@@ -205,7 +201,7 @@ async def list_provider_accounts(
 
 
 async def find_provider_account(
-    conn: asyncpg.Connection[Any], provider: str, account_id: str
+    conn: Conn, provider: str, account_id: str
 ) -> ProviderAccountRow | None:
     row = await conn.fetchrow(
         "SELECT * FROM provider_accounts WHERE provider = $1 AND account_id = $2",
@@ -215,6 +211,6 @@ async def find_provider_account(
     return _account(row) if row else None
 
 
-async def all_active_provider_accounts(conn: asyncpg.Connection[Any]) -> list[ProviderAccountRow]:
+async def all_active_provider_accounts(conn: Conn) -> list[ProviderAccountRow]:
     rows = await conn.fetch("SELECT * FROM provider_accounts WHERE status = 'active'")
     return [_account(r) for r in rows]

@@ -14,6 +14,8 @@ from typing import Any
 
 import asyncpg
 
+from donate.db.types import Conn
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
@@ -42,7 +44,7 @@ def _row(r: asyncpg.Record) -> OutboxRow:
 
 
 async def add(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     task: str,
     payload: dict[str, Any],
     *,
@@ -67,9 +69,7 @@ async def add(
     return row_id
 
 
-async def claim(
-    conn: asyncpg.Connection[Any], *, limit: int, stale_after_s: float
-) -> list[OutboxRow]:
+async def claim(conn: Conn, *, limit: int, stale_after_s: float) -> list[OutboxRow]:
     """Mark due rows as enqueued and return them: pending ones whose time has come, and
     enqueued ones older than ``stale_after_s`` (lost by Redis or by a dead worker)."""
     rows = await conn.fetch(
@@ -88,21 +88,19 @@ async def claim(
     return [_row(r) for r in rows]
 
 
-async def get_for_update(conn: asyncpg.Connection[Any], row_id: int) -> OutboxRow | None:
+async def get_for_update(conn: Conn, row_id: int) -> OutboxRow | None:
     r = await conn.fetchrow("SELECT * FROM outbox WHERE id = $1 FOR UPDATE", row_id)
     return _row(r) if r else None
 
 
-async def mark_done(conn: asyncpg.Connection[Any], row_id: int) -> None:
+async def mark_done(conn: Conn, row_id: int) -> None:
     await conn.execute(
         "UPDATE outbox SET status = 'done', done_at = now(), last_error = NULL WHERE id = $1",
         row_id,
     )
 
 
-async def mark_retry(
-    conn: asyncpg.Connection[Any], row_id: int, error: str, delay_s: float
-) -> None:
+async def mark_retry(conn: Conn, row_id: int, error: str, delay_s: float) -> None:
     await conn.execute(
         """UPDATE outbox SET status = 'pending', last_error = $2,
                available_at = now() + make_interval(secs => $3)
@@ -113,7 +111,7 @@ async def mark_retry(
     )
 
 
-async def mark_failed(conn: asyncpg.Connection[Any], row_id: int, error: str) -> None:
+async def mark_failed(conn: Conn, row_id: int, error: str) -> None:
     await conn.execute(
         "UPDATE outbox SET status = 'failed', last_error = $2 WHERE id = $1 AND status <> 'done'",
         row_id,
@@ -121,7 +119,7 @@ async def mark_failed(conn: asyncpg.Connection[Any], row_id: int, error: str) ->
     )
 
 
-async def stats(conn: asyncpg.Connection[Any]) -> dict[str, Any]:
+async def stats(conn: Conn) -> dict[str, Any]:
     """Depth and age of the queue, by status (for /metrics and the back-office)."""
     rows = await conn.fetch(
         """SELECT status, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS oldest_s

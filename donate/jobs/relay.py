@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis
+from asyncpg.pool import PoolConnectionProxy
 
 from donate.db import outbox
 
@@ -54,7 +55,7 @@ async def relay_forever(
     Database or Redis outages are logged and waited out with backoff, never fatal.
     """
     wake = asyncio.Event()
-    listener: asyncpg.Connection[Any] | None = None
+    listener: PoolConnectionProxy[Any] | None = None
     backoff = 0.5
     stop = stop or asyncio.Event()
 

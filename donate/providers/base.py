@@ -3,10 +3,10 @@
 Errors (all subclasses of ``ProviderError``)::
 
     ProviderError
-    ├── ProviderUnavailable   timeout, connection error, 5xx, 429: safe to retry with the same idempotency key
-    ├── ProviderRejected      4xx from the provider: the request itself is wrong (retrying won't help)
+    ├── ProviderUnavailable   timeout, connection error, 5xx, 429: retry with the same key
+    ├── ProviderRejected      4xx: the request itself is wrong (retrying won't help)
     ├── ProviderNotFound      the object does not exist on the provider (unknown id)
-    └── WebhookInvalid        a webhook that fails verification (bad/missing/stale signature, malformed)
+    └── WebhookInvalid        a webhook that fails verification (signature, staleness, form)
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class WebhookInvalid(ProviderError):
 
 
 class PaymentStatus(enum.StrEnum):
-    """Normalised state of one provider payment (a Checkout Session/PaymentIntent, a Mollie payment)."""
+    """Normalised state of one provider payment (Checkout Session/PaymentIntent, Mollie payment)."""
 
     OPEN = "open"  # created, the donor has not finished the hosted checkout
     PENDING = (
@@ -119,7 +119,7 @@ class RefundInfo:
 
 @dataclass(frozen=True, slots=True)
 class PaymentSnapshot:
-    """The provider's current truth about one payment, re-fetched (never taken from a webhook body)."""
+    """The provider's current truth about one payment, re-fetched (never from a webhook body)."""
 
     provider: str
     checkout_id: str | None
@@ -137,7 +137,7 @@ class PaymentSnapshot:
 
     @property
     def refunded(self) -> Money:
-        """Sum of refunds that succeeded or are on their way (pending counts: the money is leaving)."""
+        """Refunds that succeeded or are on their way (pending counts: the money is leaving)."""
         total = Money.zero(self.amount.currency)
         for r in self.refunds:
             if r.status in ("pending", "succeeded"):
@@ -182,8 +182,9 @@ class Payout:
 
 @dataclass(frozen=True, slots=True)
 class PayoutLine:
-    line_id: str  # txn_… (Stripe balance transaction) or a stable id built from the Mollie settlement line
-    kind: str  # "payment" | "refund" | "dispute" | "fee" | "application_fee" | "adjustment" | "payout"
+    line_id: str  # txn_… (Stripe balance transaction) or a stable id from the Mollie settlement
+    # "payment" | "refund" | "dispute" | "fee" | "application_fee" | "adjustment" | "payout"
+    kind: str
     source_id: str | None  # ch_/pi_/re_/dp_ (Stripe), tr_/re_/chb_ (Mollie)
     payment_ref: str | None  # pi_/tr_ the line belongs to, when known
     gross: Money
@@ -204,7 +205,7 @@ class PaymentProvider(Protocol):
     name: str
 
     async def create_checkout(self, account: ConnectedAccount, req: CheckoutRequest) -> Checkout:
-        """Create the hosted checkout for one donation (Stripe Checkout Session / Mollie payment)."""
+        """Create the hosted checkout of one donation (Stripe Checkout Session / Mollie payment)."""
         ...
 
     async def fetch_payment(self, account: ConnectedAccount, ref: str) -> PaymentSnapshot:
@@ -228,7 +229,7 @@ class PaymentProvider(Protocol):
     async def list_payout_lines(
         self, account: ConnectedAccount, payout_id: str
     ) -> list[PayoutLine]:
-        """Every balance movement inside one payout (Stripe balance transactions / Mollie settlement)."""
+        """Every movement in one payout (Stripe balance transactions / Mollie settlement)."""
         ...
 
     async def list_pending_event_refs(

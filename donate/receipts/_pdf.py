@@ -192,6 +192,7 @@ def build_pdf(
         producer="donate (ReportLab)",
         invariant=1,
         lang="fr-FR",
+        initialFontName=FONT,  # else reportlab references an unembedded Helvetica
     )
     doc.build(story, onFirstPage=on_page, onLaterPages=on_page)
     return buf.getvalue()

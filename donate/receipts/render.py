@@ -149,6 +149,7 @@ def _payments_table(payments: tuple[Payment, ...]) -> Table:
         TableStyle(
             [
                 ("GRID", (0, 0), (-1, -1), 0.25, _pdf.RULE),
+                ("FONTNAME", (0, 0), (-1, -1), _pdf.FONT),
                 ("BACKGROUND", (0, 0), (-1, 0), _pdf.SHADE),
                 ("LEFTPADDING", (0, 0), (-1, -1), 3),
                 ("RIGHTPADDING", (0, 0), (-1, -1), 3),
@@ -236,7 +237,10 @@ def _signature_block(s: ReceiptSnapshot, on: str) -> list[Flowable]:
         scale = min(60 * mm / w, 22 * mm / h)
         cell.append(Image(BytesIO(sig.signature_png), width=w * scale, height=h * scale))
     table = Table([["", cell]], colWidths=[_pdf.CONTENT_WIDTH - 80 * mm, 80 * mm])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    # FONTNAME: even an empty string cell would otherwise pull in unembedded Helvetica.
+    table.setStyle(
+        TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), _pdf.FONT)])
+    )
     return [section("Date et signature"), Spacer(1, 2 * mm), table]
 
 

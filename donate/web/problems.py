@@ -97,7 +97,9 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     title = _TITLES.get(exc.status_code, "Error")
     slug = title.lower().replace(" ", "-")
-    return problem_response(exc.status_code, slug, title, str(exc.detail), headers=exc.headers)
+    return problem_response(
+        exc.status_code, slug, title, str(exc.detail), headers=dict(exc.headers or {})
+    )
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:

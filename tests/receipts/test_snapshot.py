@@ -20,8 +20,17 @@ from donate.receipts.snapshot import (
     payment_mode_label,
 )
 
-from .factories import BENEFICIARY, COMPANY, INDIVIDUAL, SIGNATORY, annual, company, eur, single
-from .factories import tiny_png
+from .factories import (
+    BENEFICIARY,
+    COMPANY,
+    INDIVIDUAL,
+    SIGNATORY,
+    annual,
+    company,
+    eur,
+    single,
+    tiny_png,
+)
 
 
 def test_valid_snapshots_build() -> None:
