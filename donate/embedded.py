@@ -47,7 +47,7 @@ class EmbeddedServices:
     _closers: list[str] = field(default_factory=list)
 
     def start_postgres(self, dbname: str = "donate") -> str:
-        pgdata = self.root / "pgdata"
+        pgdata = (self.root / "pgdata").resolve()
         pgdata.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("XDG_RUNTIME_DIR", str(self.root))
         with warnings.catch_warnings():

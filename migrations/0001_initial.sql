@@ -154,6 +154,7 @@ CREATE TABLE donations (
     campaign_id     uuid NOT NULL,
     donor_id        uuid NOT NULL,
     tier_id         uuid,
+    tier_held       boolean NOT NULL DEFAULT false,  -- holds one unit of the tier's stock
     amount_minor    bigint NOT NULL CHECK (amount_minor > 0),      -- the gift itself
     currency        char(3) NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     frequency       text NOT NULL DEFAULT 'once' CHECK (frequency IN ('once', 'monthly', 'yearly')),
@@ -269,6 +270,8 @@ CREATE TABLE provider_events (
     event_type      text NOT NULL,
     account         text,
     object_id       text NOT NULL,
+    payment_ref     text,                          -- cs_/pi_/tr_ the event is about, when known
+    donation_ref    text,                          -- metadata.donation_id, when present
     organization_id uuid REFERENCES organizations(id),
     payload         bytea NOT NULL,
     received_at     timestamptz NOT NULL DEFAULT now(),

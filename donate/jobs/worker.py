@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 from typing import Any
 
-from arq import Worker, func
+from arq import Worker, cron, func
 from arq.connections import ArqRedis
 
-from donate.jobs import relay
+from donate.jobs import handlers, relay
 from donate.jobs.runner import run_outbox
 from donate.services.runtime import Runtime
+from donate.webhooks.reconcile import reconcile
+
+assert handlers  # registers the outbox tasks
 
 
 def build_worker(
@@ -42,8 +45,12 @@ def build_worker(
             with contextlib.suppress(asyncio.CancelledError):
                 await relay_task
 
+    async def reconcile_cron(ctx: dict[str, Any]) -> dict[str, int]:
+        return await reconcile(ctx["runtime"])
+
     return Worker(
         functions=[func(run_outbox, name=relay.JOB_NAME, timeout=120, max_tries=1)],
+        cron_jobs=[] if burst else [cron(reconcile_cron, minute=None, second=17, unique=True)],
         redis_pool=arq_redis,
         queue_name=relay.QUEUE,
         on_startup=on_startup,

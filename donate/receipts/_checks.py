@@ -9,6 +9,7 @@ from donate.domain.money import Money
 
 from .errors import InvalidReceipt, ReceiptIncomplete
 from .numbering import parse_receipt_number
+from .vocabulary import PAYMENT_MODES
 
 if TYPE_CHECKING:
     from .snapshot import Address, CompanyDonor, IndividualDonor, ReceiptSnapshot
@@ -135,6 +136,10 @@ def _check_rules(s: ReceiptSnapshot) -> None:
                 raise InvalidReceipt(f"payment of {p.date} is outside the period")
     if max(p.date for p in s.payments) > s.issued_on:
         raise InvalidReceipt("a receipt cannot be issued before the payment it certifies")
+    unknown = [m for m in s.payment_modes if m not in PAYMENT_MODES]
+    if unknown:
+        # Each mode must tick a cerfa box; use vocabulary.payment_mode_label.
+        raise InvalidReceipt(f"unknown payment mode(s) {unknown}")
     png = s.signatory.signature_png
     if png is not None and not png.startswith(_PNG_MAGIC):
         raise InvalidReceipt("signature image must be a PNG")

@@ -103,19 +103,23 @@ def boxes(options: Sequence[str], chosen: Sequence[str]) -> str:
     return "&nbsp;&nbsp;&nbsp; ".join(parts)
 
 
+def table_style(*commands: tuple[Any, ...]) -> TableStyle:
+    """A TableStyle on DejaVu: reportlab sets each cell's font, even around flowables,
+    and its default (Helvetica) would be referenced unembedded."""
+    return TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), *commands])
+
+
 def field_table(rows: Sequence[tuple[str, Flowable | str]]) -> Table:
     """Two columns, label | value, like the cerfa's boxes."""
     data = [[para(label, LABEL), para(v) if isinstance(v, str) else v] for label, v in rows]
     table = Table(data, colWidths=[LABEL_WIDTH, CONTENT_WIDTH - LABEL_WIDTH])
     table.setStyle(
-        TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (0, -1), 0),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-                ("LINEBELOW", (0, 0), (-1, -2), 0.25, colors.HexColor("#dddddd")),
-            ]
+        table_style(
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (0, -1), 0),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+            ("LINEBELOW", (0, 0), (-1, -2), 0.25, colors.HexColor("#dddddd")),
         )
     )
     return table
@@ -125,12 +129,10 @@ def section(title: str) -> Table:
     """A section heading with a rule under it."""
     table = Table([[para(title, SECTION)]], colWidths=[CONTENT_WIDTH])
     table.setStyle(
-        TableStyle(
-            [
-                ("LINEBELOW", (0, 0), (-1, -1), 0.8, RULE),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-            ]
+        table_style(
+            ("LINEBELOW", (0, 0), (-1, -1), 0.8, RULE),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
         )
     )
     return table

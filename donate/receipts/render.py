@@ -14,21 +14,21 @@ from xml.sax.saxutils import escape
 
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
-from reportlab.platypus import Flowable, Image, KeepTogether, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Image, KeepTogether, Spacer, Table
 
 from . import _pdf
 from ._pdf import AMOUNT, BODY, SMALL, SUBTITLE, TITLE, boxes, french_date, para, rich, section
 from .amount_words import amount_in_french_words, format_euros, framed_figures
 from .numbering import local_date_of
 from .snapshot import (
-    GIFT_FORMS,
-    NATURES,
+    ARTICLES,
     Address,
     CompanyDonor,
     IndividualDonor,
     Payment,
     ReceiptSnapshot,
 )
+from .vocabulary import GIFT_FORMS, MODE_BOXES, NATURES, mode_box
 
 __all__ = ["render_cancellation_pdf", "render_receipt_pdf"]
 
@@ -46,8 +46,6 @@ _CERFA = {
         "au titre de l'article 238 bis du code général des impôts",
     ),
 }
-_MODE_BOXES = ("Remise d'espèces", "Chèque", "Virement, prélèvement, carte bancaire")
-_ELECTRONIC = {"Virement", "Prélèvement", "Carte bancaire"}
 _PAIRS_PER_ROW = 4  # payment table: 4 × (date, amount) keeps 52 weekly gifts on one page
 
 
@@ -74,12 +72,10 @@ def _header(s: ReceiptSnapshot) -> list[Flowable]:
     ]
     table = Table([[left, right]], colWidths=[_pdf.CONTENT_WIDTH - 58 * mm, 58 * mm])
     table.setStyle(
-        TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (0, 0), 0),
-                ("RIGHTPADDING", (-1, 0), (-1, 0), 0),
-            ]
+        _pdf.table_style(
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (0, 0), 0),
+            ("RIGHTPADDING", (-1, 0), (-1, 0), 0),
         )
     )
     story: list[Flowable] = [table]
@@ -146,16 +142,13 @@ def _payments_table(payments: tuple[Payment, ...]) -> Table:
         repeatRows=1,
     )
     table.setStyle(
-        TableStyle(
-            [
-                ("GRID", (0, 0), (-1, -1), 0.25, _pdf.RULE),
-                ("FONTNAME", (0, 0), (-1, -1), _pdf.FONT),
-                ("BACKGROUND", (0, 0), (-1, 0), _pdf.SHADE),
-                ("LEFTPADDING", (0, 0), (-1, -1), 3),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-                ("TOPPADDING", (0, 0), (-1, -1), 1),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
-            ]
+        _pdf.table_style(
+            ("GRID", (0, 0), (-1, -1), 0.25, _pdf.RULE),
+            ("BACKGROUND", (0, 0), (-1, 0), _pdf.SHADE),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+            ("TOPPADDING", (0, 0), (-1, -1), 1),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
         )
     )
     return table
@@ -187,7 +180,7 @@ def _amount(s: ReceiptSnapshot) -> list[Flowable]:
 
 
 def _certification(s: ReceiptSnapshot) -> list[Flowable]:
-    arts = list(s.articles)
+    arts = sorted(s.articles, key=ARTICLES.index)
     which = (
         f"à l'article {arts[0]}"
         if len(arts) == 1
@@ -213,9 +206,7 @@ def _gift(s: ReceiptSnapshot) -> list[Flowable]:
 
     form, form_extra = chosen(s.gift_form, GIFT_FORMS)
     nature, nature_extra = chosen(s.nature, NATURES)
-    # "Carte bancaire", "Prélèvement" and "Virement" share the cerfa's third box.
-    ticked = sorted({_MODE_BOXES[2] if m in _ELECTRONIC else m for m in s.payment_modes})
-    mode_text = boxes(_MODE_BOXES, ticked)
+    mode_text = boxes(MODE_BOXES, [mode_box(m) for m in s.payment_modes])
     if s.payment_modes:
         mode_text += "<br/>Moyen(s) utilisé(s) : " + escape(", ".join(s.payment_modes))
     rows: list[tuple[str, Flowable | str]] = [
@@ -237,10 +228,7 @@ def _signature_block(s: ReceiptSnapshot, on: str) -> list[Flowable]:
         scale = min(60 * mm / w, 22 * mm / h)
         cell.append(Image(BytesIO(sig.signature_png), width=w * scale, height=h * scale))
     table = Table([["", cell]], colWidths=[_pdf.CONTENT_WIDTH - 80 * mm, 80 * mm])
-    # FONTNAME: even an empty string cell would otherwise pull in unembedded Helvetica.
-    table.setStyle(
-        TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), _pdf.FONT)])
-    )
+    table.setStyle(_pdf.table_style(("VALIGN", (0, 0), (-1, -1), "TOP")))
     return [section("Date et signature"), Spacer(1, 2 * mm), table]
 
 

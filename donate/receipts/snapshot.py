@@ -20,6 +20,14 @@ from donate.domain.money import Money
 
 from ._checks import check_snapshot
 from .errors import InvalidReceipt, ReceiptIncomplete
+from .vocabulary import (
+    DEFAULT_GIFT_FORM,
+    DEFAULT_NATURE,
+    GIFT_FORMS,
+    NATURES,
+    PAYMENT_METHOD_LABELS,
+    payment_mode_label,
+)
 
 __all__ = [
     "ARTICLES",
@@ -52,32 +60,6 @@ Kind: TypeAlias = Literal["single", "annual"]
 Form: TypeAlias = Literal["11580", "16216"]
 Article: TypeAlias = Literal["200", "978", "238 bis"]
 ARTICLES: tuple[Article, ...] = get_args(Article)
-
-# The boxes of the cerfa models; a value outside them is printed next to "Autres".
-GIFT_FORMS = ("Acte authentique", "Acte sous seing privé", "Déclaration de don manuel", "Autres")
-NATURES = ("Numéraire", "Titres de sociétés cotés", "Autres")
-DEFAULT_GIFT_FORM = "Déclaration de don manuel"
-DEFAULT_NATURE = "Numéraire"
-
-# Provider method codes → wording on the receipt. iDEAL is an online bank transfer and
-# Bancontact a debit-card scheme, so they fall in the cerfa's "virement / carte" box.
-PAYMENT_METHOD_LABELS: dict[str, str] = {
-    "card": "Carte bancaire",
-    "bancontact": "Carte bancaire",
-    "sepa_debit": "Prélèvement",
-    "ideal": "Virement",
-    "transfer": "Virement",
-    "cheque": "Chèque",
-    "cash": "Remise d'espèces",
-}
-
-
-def payment_mode_label(method: str) -> str:
-    """``"sepa_debit"`` → ``"Prélèvement"``; raises ValueError for an unknown method code."""
-    try:
-        return PAYMENT_METHOD_LABELS[method]
-    except KeyError:
-        raise ValueError(f"no receipt wording for payment method {method!r}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ class SandboxAccount:
 class SandboxConfig:
     public_url: str  # the sandbox's own base URL; checkout pages are {public_url}/pay/{id}
     stripe_webhook_url: str | None = None  # the platform's Connect endpoint (/webhooks/stripe)
-    stripe_webhook_secret: str = "whsec_sandbox"
+    stripe_webhook_secret: str = "whsec_sandbox"  # noqa: S105 - a test secret
     stripe_platform_key: str = "sk_test_sandbox"
     accounts: tuple[SandboxAccount, ...] = field(default_factory=tuple)
     webhook_max_attempts: int = 6

@@ -1,4 +1,4 @@
-"""Fault injection: what ``POST /control/faults`` sets, drawn from a seeded RNG for reproducible tests."""
+"""Fault injection set by ``POST /control/faults``; a seeded RNG keeps tests reproducible."""
 
 from __future__ import annotations
 

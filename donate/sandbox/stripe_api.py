@@ -17,7 +17,8 @@ from donate.sandbox.formcodec import FormError, parse_form
 from donate.sandbox.idempotency import KeyReused, Stored, fingerprint
 from donate.sandbox.ledger import Ledger
 from donate.sandbox.stripe_expand import expand, list_response
-from donate.sandbox.stripe_objects import API_VERSION, account as account_obj
+from donate.sandbox.stripe_objects import API_VERSION
+from donate.sandbox.stripe_objects import account as account_obj
 from donate.sandbox.stripe_state import (
     PLATFORM,
     RequestInfo,
@@ -61,7 +62,8 @@ def _account(request: Request, st: StripeState) -> str:
         raise StripeApiError(
             401,
             "You did not provide an API key. You need to provide your API key in the "
-            "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+            "Authorization header, using Bearer auth "
+            "(e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
         )
     scheme, _, key = auth.partition(" ")
     if scheme.lower() != "bearer" or key.strip() != st.config.stripe_platform_key:
@@ -168,7 +170,8 @@ def _dispatch(st: StripeState, account: str, method: str, path: str, params: JSO
             raise not_found("account", rest[0], "account")
         return st.objects[rest[0]]
     if route == ("GET", "accounts", 0) and account == PLATFORM:
-        return list_response(st.all(PLATFORM, "account"), params, "/v1/accounts")
+        accounts = [st.objects[a] for a in reversed(st.connected_accounts())]
+        return list_response(accounts, params, "/v1/accounts")
     if route == ("GET", "balance", 0):
         return stripe_money.balance(st, account)
     kind = RESOURCES.get(resource)

@@ -263,6 +263,6 @@ def sweep_expired(st: StripeState) -> None:
     """Expire open sessions past ``expires_at``, as Stripe does on its own."""
     now = now_ts()
     for oid, obj in list(st.objects.items()):
-        if obj["object"] == "checkout.session" and obj["status"] == "open":
-            if obj["expires_at"] <= now:
-                expire_session(st, st.owner[oid], obj)
+        open_ = obj["object"] == "checkout.session" and obj["status"] == "open"
+        if open_ and obj["expires_at"] <= now:
+            expire_session(st, st.owner[oid], obj)

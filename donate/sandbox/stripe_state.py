@@ -23,7 +23,7 @@ class StripeApiError(Exception):
         status: int,
         message: str,
         *,
-        type: str = "invalid_request_error",  # noqa: A002 - Stripe's field name
+        type: str = "invalid_request_error",
         code: str | None = None,
         param: str | None = None,
     ) -> None:
@@ -113,7 +113,7 @@ class StripeState:
         return obj is not None and obj["object"] == "account"
 
     def connected_accounts(self) -> list[str]:
-        return [a["id"] for a in self.all(PLATFORM, "account")]
+        return [a["id"] for a in self.all(PLATFORM, "account") if a["id"] != PLATFORM]
 
     # --- events --------------------------------------------------------------------------------
 

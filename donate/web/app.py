@@ -14,14 +14,21 @@ from starlette.routing import BaseRoute
 from donate.bootstrap import build_runtime
 from donate.services.runtime import Runtime
 from donate.settings import Settings
-from donate.web import health
+from donate.web import api_org, api_public, health, openapi, return_page, webhook_routes
 from donate.web.middleware import RequestIdMiddleware
 from donate.web.problems import EXCEPTION_HANDLERS
 from donate.web.state import AppState
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*health.routes]
+    return [
+        *health.routes,
+        *api_public.routes,
+        *api_org.routes,
+        *webhook_routes.routes,
+        *return_page.routes,
+        *openapi.routes,
+    ]
 
 
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Starlette:

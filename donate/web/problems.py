@@ -39,6 +39,9 @@ class Problem(Exception):
         self.errors = errors
         self.headers = headers
 
+    def body(self) -> dict[str, Any]:
+        return problem_body(self.status, self.slug, self.title, self.detail, self.errors)
+
 
 def problem_response(
     status: int,
@@ -48,6 +51,13 @@ def problem_response(
     errors: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    body = problem_body(status, slug, title, detail, errors)
+    return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+
+
+def problem_body(
+    status: int, slug: str, title: str, detail: str = "", errors: dict[str, str] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + slug,
         "title": title,
@@ -56,7 +66,7 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = errors
-    return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+    return body
 
 
 def validation_errors(exc: ValidationError) -> dict[str, str]:

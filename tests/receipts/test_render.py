@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
+from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -53,7 +58,7 @@ def test_metadata_and_dates() -> None:
     assert meta.author == "Les Amis de l'Œuvre Solidaire"
     assert meta.creator == "donate"
     assert "11580*05" in (meta.subject or "")
-    assert meta["/CreationDate"] == "D:20260116000000+01'00'"
+    assert str(meta["/CreationDate"]) == "D:20260116000000+01'00'"
     assert len(reader.pages) == 1
     box = reader.pages[0].mediabox
     assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 portrait
@@ -61,7 +66,7 @@ def test_metadata_and_dates() -> None:
 
 def test_fonts_are_embedded_dejavu() -> None:
     page = PdfReader(BytesIO(render_receipt_pdf(single()))).pages[0]
-    fonts = page["/Resources"]["/Font"]
+    fonts: Any = page["/Resources"]["/Font"]  # type: ignore[index]
     names = {str(fonts[key].get_object()["/BaseFont"]) for key in fonts}
     # Subset prefixes ("AAAAAA+") then the face: only the two DejaVu faces we ship.
     assert {n.split("+")[-1] for n in names} == {"DejaVuSans", "DejaVuSans-Bold"}
@@ -157,6 +162,12 @@ def test_other_values_tick_autres() -> None:
     assert "☐ Virement, prélèvement, carte bancaire" in flat
 
 
+def test_ifi_and_income_tax_articles() -> None:
+    flat = re.sub(r"\s+", " ", _text(render_receipt_pdf(single(articles=("978", "200")))))
+    assert "prévue aux articles 200 et 978 du code général des impôts" in flat
+    assert "☒ 200 du CGI ☒ 978 du CGI" in flat
+
+
 def test_replacement_and_signature_image() -> None:
     snapshot = single(
         number="2026-000200",
@@ -212,3 +223,28 @@ def test_cancellation_rejects(canceled_at: datetime, reason: str, message: str) 
 def test_annual_period_is_in_the_snapshot_not_the_clock() -> None:
     snap: ReceiptSnapshot = annual(period=Period(date(2025, 1, 1), date(2025, 12, 31)))
     assert render_receipt_pdf(snap) == render_receipt_pdf(ReceiptSnapshot.from_json(snap.to_json()))
+
+
+_DIGEST_SCRIPT = """
+import hashlib, sys
+from tests.receipts.factories import annual
+from donate.receipts.render import render_receipt_pdf
+sys.stdout.write(hashlib.sha256(render_receipt_pdf(annual())).hexdigest())
+"""
+
+
+def test_same_bytes_across_processes_and_hash_seeds() -> None:
+    # set/dict ordering changes with PYTHONHASHSEED; the bytes must not.
+    digests = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", _DIGEST_SCRIPT],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        digests.add(done.stdout)
+    assert digests == {hashlib.sha256(render_receipt_pdf(annual())).hexdigest()}

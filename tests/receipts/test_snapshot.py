@@ -88,7 +88,7 @@ def test_missing_mention_is_named(overrides: dict[str, Any], missing: str) -> No
 )
 def test_company_mentions(field: str, missing: str) -> None:
     with pytest.raises(ReceiptIncomplete) as info:
-        company(donor=replace(COMPANY, **{field: ""}))
+        company(donor=replace(COMPANY, **{field: ""}))  # type: ignore[arg-type]
     assert info.value.missing == (missing,)
 
 
@@ -138,6 +138,7 @@ def test_payment_mode_not_required_for_gifts_in_kind() -> None:
         ({"beneficiary": replace(BENEFICIARY, rna="12345")}, "RNA"),
         ({"issued_on": date(2026, 1, 14)}, "issued before"),
         ({"signatory": replace(SIGNATORY, signature_png=b"GIF89a")}, "PNG"),
+        ({"payment_modes": ("PayPal",)}, "unknown payment mode"),
         (
             {
                 "amount": eur(24000),

@@ -1,0 +1,43 @@
+"""The outbox tasks of the payment flow, registered in ``TASKS``."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from donate.jobs.tasks import task
+from donate.services import refunds
+from donate.services.runtime import Runtime
+from donate.webhooks import process, reconcile
+
+
+@task("provider_event.process")
+async def process_provider_event(rt: Runtime, payload: dict[str, Any]) -> None:
+    """Re-fetch and apply the payment a stored webhook is about."""
+    await process.handle(rt, payload)
+
+
+@task("donation.refresh")
+async def refresh_donation(rt: Runtime, payload: dict[str, Any]) -> None:
+    """The checkout's expiry check: re-fetch, and cancel if the donor never paid."""
+    await reconcile.refresh_or_expire(rt, UUID(payload["donation_id"]))
+
+
+@task("refund.execute")
+async def execute_refund(rt: Runtime, payload: dict[str, Any]) -> None:
+    """Make a requested refund at the provider (idempotency key ``refund:{id}``)."""
+    await refunds.execute_refund(rt, UUID(payload["refund_id"]))
+
+
+@task("donation.status_changed")
+async def donation_status_changed(rt: Runtime, payload: dict[str, Any]) -> None:
+    """Record the change in the association's audit trail. Receipts (issue, cancel,
+    re-issue) and donor e-mails hook in here."""
+    async with rt.pool.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO audit_log (organization_id, actor, action, target_type, target_id, data)
+               SELECT organization_id, 'system', 'donation.status_changed', 'donation', $1::text, $2
+               FROM donations WHERE id = $1::uuid""",
+            payload["donation_id"],
+            payload,
+        )

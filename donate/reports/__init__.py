@@ -1,0 +1,1 @@
+"""Payout reconciliation and exports (CSV, XLSX, PDF, FEC)."""

@@ -1,0 +1,1 @@
+"""Provider webhooks: ingest (verify, store raw, ack) and process (re-fetch, apply)."""

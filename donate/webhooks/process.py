@@ -1,0 +1,76 @@
+"""Processing a stored webhook: find whose payment it is, re-fetch it, apply it.
+
+The event body is only a hint of *which* object changed; its state is always re-fetched
+from the provider, so duplicates, replays and any order of arrival converge. Provider
+outages raise, and the outbox retries with backoff (same idempotency keys, no duplicates).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from donate.db import donations as donations_db
+from donate.db import events as events_db
+from donate.db import orgs as orgs_db
+from donate.providers.base import ConnectedAccount, ProviderNotFound
+from donate.services import payments
+from donate.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _uuid(text: str | None) -> UUID | None:
+    try:
+        return UUID(text) if text else None
+    except ValueError:
+        return None
+
+
+async def process_event(rt: Runtime, event_row_id: int) -> str:
+    """Handle one stored event; returns what happened (for logs and tests)."""
+    async with rt.pool.acquire() as conn:
+        event = await events_db.get(conn, event_row_id)
+        if event is None or event.processed:
+            return "already processed"
+        refs = [r for r in (event.payment_ref, event.object_id) if r]
+        payment = await donations_db.find_payment(
+            conn, event.provider, refs=refs, donation_id=_uuid(event.donation_ref)
+        )
+        account: ConnectedAccount | None = None
+        org_id: UUID | None = None
+        if payment is not None:
+            org_id = payment.organization_id
+            account = await payments.connected_account(conn, rt, org_id, event.provider)
+        elif event.provider == "stripe" and event.account:
+            row = await orgs_db.find_provider_account(conn, "stripe", event.account)
+            if row is not None:
+                org_id = row.organization_id
+                account = ConnectedAccount("stripe", row.account_id)
+
+    outcome = "ignored"
+    ref = (payment.checkout_id or payment.provider_payment_id) if payment else event.payment_ref
+    if account is not None and ref:
+        try:
+            snap = await rt.provider(event.provider).fetch_payment(account, ref)
+        except ProviderNotFound:
+            outcome = "unknown at provider"
+        else:
+            applied = await payments.apply(
+                rt, snap, source="webhook", provider_event_id=event.event_id
+            )
+            outcome = (
+                f"{applied.old_status}->{applied.new_status}" if applied.changed else applied.reason
+            )
+    elif account is None:
+        # A Mollie id we never created, or an account that is not connected here: 200, no change.
+        outcome = "not ours"
+    async with rt.pool.acquire() as conn:
+        await events_db.mark_processed(conn, event_row_id, org_id)
+    log.info("event %s %s (%s): %s", event.provider, event.event_id, event.event_type, outcome)
+    return outcome
+
+
+async def handle(rt: Runtime, payload: dict[str, Any]) -> None:
+    await process_event(rt, int(payload["event_row_id"]))
