@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from mollie.api.error import NotFoundError, UnauthorizedError, UnprocessableEntityError
 
-from tests.sandbox.conftest import MOLLIE_PROFILE, MOLLIE_TOKEN, Receiver, Sandbox
+from tests.sandbox.support import MOLLIE_PROFILE, MOLLIE_TOKEN, Receiver, Sandbox
 
 
 def _payment_data(receiver: Receiver, **extra: Any) -> dict[str, Any]:
@@ -17,8 +17,10 @@ def _payment_data(receiver: Receiver, **extra: Any) -> dict[str, Any]:
         "redirectUrl": "https://example.org/return",
         "webhookUrl": f"{receiver.url}/webhooks/mollie",
         "metadata": {"donation_id": "don_7"},
-        "applicationFee": {"amount": {"currency": "EUR", "value": "1.00"},
-                           "description": "Platform"},
+        "applicationFee": {
+            "amount": {"currency": "EUR", "value": "1.00"},
+            "description": "Platform",
+        },
         **extra,
     }
 
@@ -97,8 +99,9 @@ async def test_final_outcomes_call_the_webhook(
     assert _hooks(receiver) == [f"id={payment.id}".encode()]
 
 
-async def test_oauth_token_needs_profile_and_scopes_objects(sandbox: Sandbox,
-                                                            receiver: Receiver) -> None:
+async def test_oauth_token_needs_profile_and_scopes_objects(
+    sandbox: Sandbox, receiver: Receiver
+) -> None:
     oauth = sandbox.mollie(MOLLIE_TOKEN)
     with pytest.raises(UnprocessableEntityError) as err:
         oauth.payments.create(_payment_data(receiver))
@@ -137,13 +140,15 @@ async def test_recurring_first_payment_mandate_subscription_renewal(
     await sandbox.control("settle", {"id": first.id, "outcome": "paid", "method": "card"})
     mandates = list(customer.mandates.list())
     assert [m.status for m in mandates] == ["valid"]
-    sub = customer.subscriptions.create({
-        "amount": {"currency": "EUR", "value": "10.00"},
-        "interval": "1 month",
-        "description": "Don mensuel",
-        "webhookUrl": f"{receiver.url}/webhooks/mollie",
-        "metadata": {"donation_id": "don_8"},
-    })
+    sub = customer.subscriptions.create(
+        {
+            "amount": {"currency": "EUR", "value": "10.00"},
+            "interval": "1 month",
+            "description": "Don mensuel",
+            "webhookUrl": f"{receiver.url}/webhooks/mollie",
+            "metadata": {"donation_id": "don_8"},
+        }
+    )
     assert sub.status == "active" and sub.mandate_id == mandates[0].id
     resp = await sandbox.control("renew", {"subscription_id": sub.id, "outcome": "paid"})
     renewal = mollie.payments.get(resp.json()["id"])

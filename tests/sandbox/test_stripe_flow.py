@@ -7,7 +7,7 @@ import json
 import pytest
 import stripe
 
-from tests.sandbox.conftest import STRIPE_ACCT, WHSEC, Receiver, Sandbox
+from tests.sandbox.support import STRIPE_ACCT, WHSEC, Receiver, Sandbox
 
 
 async def _session(sb: Sandbox, amount: int = 5000, fee: int = 200, **extra: object) -> str:
@@ -216,8 +216,16 @@ async def test_checkout_idempotency_replay(sandbox: Sandbox) -> None:
     client = sandbox.stripe()
     params = {
         "mode": "payment",
-        "line_items": [{"price_data": {"currency": "eur", "unit_amount": 1000,
-                                       "product_data": {"name": "Don"}}, "quantity": 1}],
+        "line_items": [
+            {
+                "price_data": {
+                    "currency": "eur",
+                    "unit_amount": 1000,
+                    "product_data": {"name": "Don"},
+                },
+                "quantity": 1,
+            }
+        ],
         "success_url": "https://example.org/ok",
     }
     opts = {"idempotency_key": "donation:42:checkout"}
