@@ -23,7 +23,14 @@ from donate.sandbox.ledger import Ledger
 from donate.sandbox.mollie_api import mollie_endpoint
 from donate.sandbox.stripe_api import stripe_endpoint
 
-__all__ = ["SandboxAccount", "SandboxConfig", "create_sandbox_app", "demo_accounts", "run_sandbox"]
+__all__ = [
+    "SandboxAccount",
+    "SandboxConfig",
+    "create_sandbox_app",
+    "demo_accounts",
+    "run_sandbox",
+    "sandbox_running",
+]
 
 
 async def _sweep(ledger: Ledger, every_s: float) -> None:
@@ -50,23 +57,36 @@ async def _index(request: Request) -> Response:
     )
 
 
+@contextlib.asynccontextmanager
+async def sandbox_running(app: Starlette) -> AsyncIterator[None]:
+    """Webhook delivery and expiry tasks of a sandbox app.
+
+    Its own lifespan enters this; a parent app that *mounts* the sandbox (Starlette does not
+    run a mounted app's lifespan) must enter it from its lifespan:
+    ``async with sandbox_running(sandbox_app): yield``.
+    """
+    ledger: Ledger = app.state.ledger
+    tasks = [
+        asyncio.create_task(ledger.dispatcher.run(), name="sandbox-webhooks"),
+        asyncio.create_task(_sweep(ledger, ledger.config.expiry_sweep_s), name="sandbox-expiry"),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 def create_sandbox_app(config: SandboxConfig) -> Starlette:
     ledger = Ledger(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(ledger.dispatcher.run(), name="sandbox-webhooks"),
-            asyncio.create_task(_sweep(ledger, config.expiry_sweep_s), name="sandbox-expiry"),
-        ]
-        try:
+        async with sandbox_running(app):
             yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
 
     methods = ["GET", "POST", "PATCH", "DELETE"]
     app = Starlette(

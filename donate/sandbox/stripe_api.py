@@ -16,9 +16,9 @@ from donate.sandbox import stripe_checkout, stripe_money
 from donate.sandbox.formcodec import FormError, parse_form
 from donate.sandbox.idempotency import KeyReused, Stored, fingerprint
 from donate.sandbox.ledger import Ledger
-from donate.sandbox.stripe_expand import expand, list_response
+from donate.sandbox.stripe_expand import expand, filtered, list_response
 from donate.sandbox.stripe_objects import API_VERSION
-from donate.sandbox.stripe_objects import account as account_obj
+from donate.sandbox.stripe_records import account as account_obj
 from donate.sandbox.stripe_state import (
     PLATFORM,
     RequestInfo,
@@ -178,8 +178,6 @@ def _dispatch(st: StripeState, account: str, method: str, path: str, params: JSO
     if kind is not None and method == "GET" and len(rest) == 1:
         return st.get(account, rest[0], kind)
     if kind is not None and method == "GET" and not rest:
-        from donate.sandbox.stripe_expand import filtered
-
         return list_response(filtered(st, account, kind, params), params, f"/v1/{resource}")
     raise StripeApiError(404, f"Unrecognized request URL ({method}: /{path}).")
 

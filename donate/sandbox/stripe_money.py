@@ -6,7 +6,8 @@ bears Stripe's fee, refunds and disputes; the platform receives ``application_fe
 
 from __future__ import annotations
 
-from donate.sandbox import stripe_objects as so
+from donate.sandbox import stripe_records as so
+from donate.sandbox.stripe_objects import empty_list
 from donate.sandbox.stripe_state import PLATFORM, StripeApiError, StripeState
 from donate.sandbox.util import JSON, fee_minor, new_id, now_ts
 
@@ -48,7 +49,7 @@ def record_charge_balance(st: StripeState, account: str, ch: JSON) -> None:
                 "livemode": False,
                 "originating_transaction": None,
                 "refunded": False,
-                "refunds": so.empty_list("/v1/application_fees/fee/refunds"),
+                "refunds": empty_list("/v1/application_fees/fee/refunds"),
             },
         )
         ch["application_fee"] = fee_obj["id"]

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from donate.sandbox import stripe_objects as so
+from donate.sandbox import stripe_records as so
 from donate.sandbox.config import SandboxConfig
 from donate.sandbox.util import JSON, snapshot
 from donate.sandbox.webhooks import Outgoing
