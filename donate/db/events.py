@@ -21,16 +21,25 @@ class StoredEvent:
     processed: bool
 
 
-async def store(conn: Conn, values: dict[str, Any]) -> int | None:
-    """Insert the raw event; None when this (provider, event id) was already stored."""
+async def store_with_job(conn: Conn, values: dict[str, Any], *, task: str) -> bool:
+    """Insert the raw event and the outbox row that processes it in ONE statement (atomic
+    without BEGIN/COMMIT round trips: the webhook hot path). False for a duplicate."""
     cols = list(values)
     row_id: int | None = await conn.fetchval(
-        f"""INSERT INTO provider_events ({", ".join(cols)})
-            VALUES ({", ".join(f"${i}" for i in range(1, len(cols) + 1))})
-            ON CONFLICT (provider, event_id) DO NOTHING RETURNING id""",
+        f"""WITH ev AS (
+                INSERT INTO provider_events ({", ".join(cols)})
+                VALUES ({", ".join(f"${i}" for i in range(1, len(cols) + 1))})
+                ON CONFLICT (provider, event_id) DO NOTHING RETURNING id),
+            job AS (
+                INSERT INTO outbox (task, payload, dedup_key)
+                SELECT ${len(cols) + 1}, jsonb_build_object('event_row_id', id),
+                       'provider_event:' || id FROM ev
+                RETURNING id)
+            SELECT ev.id FROM ev LEFT JOIN job ON true""",
         *values.values(),
+        task,
     )
-    return row_id
+    return row_id is not None
 
 
 async def get(conn: Conn, row_id: int) -> StoredEvent | None:

@@ -64,8 +64,6 @@ async def add(
         dedup_key,
         float(delay_s),
     )
-    if row_id is not None:
-        await conn.execute("SELECT pg_notify('donate_outbox', $1)", str(row_id))
     return row_id
 
 

@@ -14,6 +14,12 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _light_reset(conn: asyncpg.Connection[Any]) -> None:
+    """On release asyncpg has already rolled back and dropped listeners; skip its full
+    RESET ALL/UNLISTEN/advisory-unlock round trip. Nothing of ours leaves session state on
+    a pooled connection (migrations take their lock on a connection of their own)."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool[Any]:
     """A pool whose connections speak jsonb as Python objects. Raises OSError when unreachable."""
     pool = await asyncpg.create_pool(
@@ -21,6 +27,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_light_reset,
         command_timeout=30,
         server_settings={"application_name": "donate"},
     )

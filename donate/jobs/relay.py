@@ -15,7 +15,6 @@ from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis
-from asyncpg.pool import PoolConnectionProxy
 
 from donate.db import outbox
 
@@ -47,45 +46,29 @@ async def relay_forever(
     arq: ArqRedis,
     *,
     stale_after_s: float,
-    idle_poll_s: float = 1.0,
+    idle_poll_s: float = 0.1,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Run the relay until cancelled: woken by NOTIFY on new rows, polling otherwise.
+    """Run the relay until cancelled or ``stop`` is set, polling every ``idle_poll_s``.
 
-    Database or Redis outages are logged and waited out with backoff, never fatal.
+    Polling rather than LISTEN/NOTIFY: a NOTIFY in every writing transaction serialises
+    commits in PostgreSQL and halved webhook ingest in load_tests/bench_webhooks.py; an idle
+    poll is one cheap index probe. Database or Redis outages are waited out with backoff.
     """
-    wake = asyncio.Event()
-    listener: PoolConnectionProxy[Any] | None = None
     backoff = 0.5
     stop = stop or asyncio.Event()
-
-    def on_notify(*_: object) -> None:
-        wake.set()
-
     while not stop.is_set():
         try:
-            if listener is None or listener.is_closed():
-                listener = await pool.acquire()
-                await listener.add_listener("donate_outbox", on_notify)
             while await relay_once(pool, arq, stale_after_s=stale_after_s):
                 pass
             backoff = 0.5
-            wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), idle_poll_s)
+                await asyncio.wait_for(stop.wait(), idle_poll_s)
         except asyncio.CancelledError:
             break
         except Exception:
             log.warning(
                 "outbox relay: store unavailable, retrying in %.1fs", backoff, exc_info=True
             )
-            if listener is not None:
-                with contextlib.suppress(Exception):
-                    await pool.release(listener)
-                listener = None
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
-    if listener is not None:
-        with contextlib.suppress(Exception):
-            await listener.remove_listener("donate_outbox", on_notify)
-            await pool.release(listener)

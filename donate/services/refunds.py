@@ -52,7 +52,8 @@ async def request_refund(
             raise Conflict("no captured payment to refund")
         payment = paid[-1]
         in_flight = await conn.fetchval(
-            "SELECT coalesce(sum(amount_minor), 0) FROM refunds WHERE payment_id = $1 "
+            # sum(bigint) is numeric (a Decimal): cast back, the amount is stored as JSON.
+            "SELECT coalesce(sum(amount_minor), 0)::bigint FROM refunds WHERE payment_id = $1 "
             "AND status = 'requested'",
             payment.id,
         )

@@ -130,7 +130,11 @@ async def create_checkout(request: Request) -> Response:
                     409, "request-in-progress", "Conflict", "The first request is still running."
                 )
             return JSONResponse(
-                claim.response, claim.status_code, headers={"Idempotent-Replayed": "true"}
+                claim.response,
+                claim.status_code,
+                headers={"Idempotent-Replayed": "true"},
+                # A replayed refusal is still a problem document, like the first answer.
+                media_type="application/problem+json" if claim.status_code >= 400 else None,
             )
     d = body.donor
     inp = CheckoutInput(

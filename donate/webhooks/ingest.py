@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from donate.db import events as events_db
-from donate.db import outbox
 from donate.providers.base import WebhookNotice
 from donate.services.runtime import Runtime
 
@@ -28,9 +27,9 @@ async def ingest(rt: Runtime, provider: str, body: bytes, headers: Mapping[str, 
 
 
 async def store_notice(rt: Runtime, notice: WebhookNotice, raw: bytes) -> Ingested:
-    """Store a verified notice and its processing job in one transaction (deduplicated)."""
-    async with rt.pool.acquire() as conn, conn.transaction():
-        row_id = await events_db.store(
+    """Store a verified notice and its processing job atomically (deduplicated)."""
+    async with rt.pool.acquire() as conn:
+        stored = await events_db.store_with_job(
             conn,
             {
                 "provider": notice.provider,
@@ -42,13 +41,6 @@ async def store_notice(rt: Runtime, notice: WebhookNotice, raw: bytes) -> Ingest
                 "donation_ref": notice.donation_id,
                 "payload": raw,
             },
+            task="provider_event.process",
         )
-        if row_id is None:
-            return Ingested(notice.event_id, duplicate=True)
-        await outbox.add(
-            conn,
-            "provider_event.process",
-            {"event_row_id": row_id},
-            dedup_key=f"provider_event:{row_id}",
-        )
-    return Ingested(notice.event_id, duplicate=False)
+    return Ingested(notice.event_id, duplicate=not stored)
