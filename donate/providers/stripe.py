@@ -56,7 +56,7 @@ _PI_EXPAND = ["latest_charge.balance_transaction"]
 _SESSION_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
 
 
-class _HTTPXClient(stripe.HTTPXClient):
+class QuietHTTPXClient(stripe.HTTPXClient):
     """stripe-python hands httpx the form body as ``data=<str>``, which httpx 0.28 deprecates
     (a DeprecationWarning on every POST); pass it as ``content=`` instead."""
 
@@ -131,7 +131,7 @@ class StripeProvider:
         self._webhook_secret = webhook_secret
         self._tolerance_s = webhook_tolerance_s
         self._livemode = livemode
-        self._http = _HTTPXClient(timeout=timeout_s)
+        self._http = QuietHTTPXClient(timeout=timeout_s)
         self._client = stripe.StripeClient(
             api_key=secret_key,
             base_addresses={"api": api_base.rstrip("/")},

@@ -5,9 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import stripe
@@ -15,6 +14,7 @@ import uvicorn
 from mollie.api.client import Client as MollieClient
 from starlette.applications import Starlette
 
+from donate.providers.stripe import QuietHTTPXClient
 from donate.sandbox.config import SandboxConfig, demo_accounts
 from donate.sandbox.ledger import Ledger
 
@@ -24,22 +24,6 @@ STRIPE_ACCT = "acct_sandboxAssoc1"
 MOLLIE_KEY = "test_sandboxAssoc1key"
 MOLLIE_TOKEN = "access_sandboxAssoc1token"
 MOLLIE_PROFILE = "pfl_sandboxAssoc1"
-
-
-class QuietHTTPXClient(stripe.HTTPXClient):
-    """stripe-python passes the form body as ``data=<str>``, which httpx 0.28 deprecates
-    (a DeprecationWarning, an error under ``filterwarnings=error``): send it as ``content=``."""
-
-    def _get_request_args_kwargs(
-        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
-    ) -> list[Any]:
-        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
-        data = kwargs.pop("data", None)
-        if isinstance(data, str | bytes) and data:
-            kwargs["content"] = data
-        elif data:
-            kwargs["data"] = data
-        return [args, kwargs]
 
 
 class ServerThread:
