@@ -71,20 +71,6 @@ async def upsert_organization(conn: Conn, slug: str, fields: dict[str, Any]) -> 
     return _org(row)
 
 
-async def get_organization_by_slug(conn: Conn, slug: str) -> Organization | None:
-    row = await conn.fetchrow("SELECT * FROM organizations WHERE slug = $1", slug)
-    return _org(row) if row else None
-
-
-async def get_organization_record(conn: Conn, org_id: UUID) -> asyncpg.Record:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT * FROM organizations WHERE id = $1", org_id
-    )
-    if row is None:
-        raise LookupError(f"organization {org_id} not found")
-    return row
-
-
 async def upsert_user(conn: Conn, email: str, full_name: str, password_hash: str) -> UUID:
     user_id: UUID = await conn.fetchval(
         """INSERT INTO users (email, full_name, password_hash, email_verified_at)

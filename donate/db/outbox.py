@@ -86,11 +86,6 @@ async def claim(conn: Conn, *, limit: int, stale_after_s: float) -> list[OutboxR
     return [_row(r) for r in rows]
 
 
-async def get_for_update(conn: Conn, row_id: int) -> OutboxRow | None:
-    r = await conn.fetchrow("SELECT * FROM outbox WHERE id = $1 FOR UPDATE", row_id)
-    return _row(r) if r else None
-
-
 async def mark_done(conn: Conn, row_id: int) -> None:
     await conn.execute(
         "UPDATE outbox SET status = 'done', done_at = now(), last_error = NULL WHERE id = $1",

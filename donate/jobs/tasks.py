@@ -20,14 +20,3 @@ def task(name: str) -> Callable[[Handler], Handler]:
         return fn
 
     return register
-
-
-@task("noop")
-async def noop(rt: Runtime, payload: dict[str, Any]) -> None:
-    """Does nothing: used by health probes and tests of the relay itself."""
-
-
-@task("fail")
-async def fail(rt: Runtime, payload: dict[str, Any]) -> None:
-    """Always fails: proves that failing work is retried, then marked failed and visible."""
-    raise RuntimeError(payload.get("message", "failing on purpose"))

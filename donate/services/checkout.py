@@ -10,7 +10,7 @@ the reconciliation cron converges whatever the provider did.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -60,7 +60,6 @@ class CheckoutInput:
     message: str | None = None
     locale: str = "fr"
     method_hint: str | None = None  # lets "cover the fees" estimate for SEPA/iDEAL
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

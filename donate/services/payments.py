@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 from donate.db import campaigns as campaigns_db
@@ -222,13 +221,3 @@ async def refresh_donation(rt: Runtime, donation_id: UUID, *, source: str) -> Ap
         snap = await rt.provider(payment.provider).fetch_payment(account, ref)
         changed = await apply(rt, snap, source=source)
     return changed
-
-
-def describe(applied: Applied) -> dict[str, Any]:
-    return {
-        "donation_id": str(applied.donation_id) if applied.donation_id else None,
-        "from": applied.old_status,
-        "to": applied.new_status,
-        "changed": applied.changed,
-        "reason": applied.reason,
-    }

@@ -8,8 +8,21 @@ from arq.connections import ArqRedis
 
 from donate.db import outbox
 from donate.jobs.relay import relay_once
+from donate.jobs.tasks import TASKS, task
 from donate.services.runtime import Runtime
 from tests.support.jobs import run_worker_burst
+
+# Tasks that exist only for these tests: work that succeeds, and work that always fails.
+if "noop" not in TASKS:
+
+    @task("noop")
+    async def noop(rt: Runtime, payload: dict[str, Any]) -> None:
+        """Does nothing."""
+
+    @task("fail")
+    async def fail(rt: Runtime, payload: dict[str, Any]) -> None:
+        """Always fails, with the message given."""
+        raise RuntimeError(payload.get("message", "failing on purpose"))
 
 
 async def _add(runtime: Runtime, task: str, payload: dict[str, Any], **kw: Any) -> int:
