@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.payments.support import Platform, donor
+from tests.support.platform import Platform, donor
 
 
 async def _donations(pf: Platform) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from arq.connections import ArqRedis
 
-from tests.payments.support import Platform
+from tests.support.platform import Platform
 
 
 async def _replay(pf: Platform, provider: str, donation_id: str, checkout_id: str) -> int:

@@ -8,8 +8,8 @@ import asyncio
 from arq.connections import ArqRedis
 
 from donate.jobs.relay import relay_once
-from tests.payments.support import Checkout, Platform
 from tests.support.jobs import run_worker_burst
+from tests.support.platform import Checkout, Platform
 
 
 async def test_totals_exact_under_concurrent_processing(pf: Platform, redis: ArqRedis) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from arq.connections import ArqRedis
 
-from tests.payments.support import Platform
+from tests.support.platform import Platform
 
 
 async def _last_donation(pf: Platform) -> Any:

@@ -10,8 +10,8 @@ from arq.connections import ArqRedis
 
 from donate.jobs.relay import relay_once
 from donate.webhooks.reconcile import reconcile
-from tests.payments.support import Checkout, Platform
 from tests.support.jobs import run_worker_burst
+from tests.support.platform import Checkout, Platform
 
 
 async def _event_rows(pf: Platform, donation_id: str) -> list[tuple[str, int]]:

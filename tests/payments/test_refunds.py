@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from arq.connections import ArqRedis
 
-from tests.payments.support import Checkout, Platform
+from tests.support.platform import Checkout, Platform
 
 
 async def _paid(pf: Platform, redis: ArqRedis, provider: str, amount: int) -> Checkout:

@@ -13,7 +13,7 @@ import stripe
 from arq.connections import ArqRedis
 
 from donate.demo import SANDBOX_KEY
-from tests.payments.support import WEBHOOK_SECRET, Platform
+from tests.support.platform import WEBHOOK_SECRET, Platform
 
 
 async def _stored(pf: Platform) -> int:

@@ -11,7 +11,7 @@ import pytest
 from arq.connections import ArqRedis
 
 from donate.demo import SANDBOX_KEY
-from tests.payments.support import Platform
+from tests.support.platform import Platform
 
 
 @dataclass(frozen=True)
