@@ -179,10 +179,14 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
 def run_load(spec: dict[str, Any], clients: int) -> dict[str, Any]:
     """Run ``clients`` generator processes sharing ``spec['concurrency']`` and merge them."""
     procs = []
+    outputs: list[Path] = []
     for i in range(clients):
         part = dict(spec)
         share = spec["concurrency"] // clients + (1 if i < spec["concurrency"] % clients else 0)
-        part.update(concurrency=share, seed=f"{spec.get('seed', 'x')}{i}")
+        fd, name = tempfile.mkstemp(prefix="bench-load-", suffix=".json")
+        os.close(fd)
+        part.update(concurrency=share, seed=f"{spec.get('seed', 'x')}{i}", out=name)
+        outputs.append(Path(name))
         procs.append(
             subprocess.Popen(
                 [sys.executable, __file__, "_load", json.dumps(part)],
@@ -191,18 +195,22 @@ def run_load(spec: dict[str, Any], clients: int) -> dict[str, Any]:
                 stderr=subprocess.PIPE,
             )
         )
-    return _merge(procs)
+    try:
+        return _merge(procs, outputs)
+    finally:
+        for path in outputs:
+            path.unlink(missing_ok=True)
 
 
-def _merge(procs: list[subprocess.Popen[bytes]]) -> dict[str, Any]:
+def _merge(procs: list[subprocess.Popen[bytes]], outputs: list[Path]) -> dict[str, Any]:
     merged: dict[str, Any] = {
         "ok": 0, "errors": 0, "latencies": [], "error_samples": [], "client_cpu": 0.0
     }  # fmt: skip
-    for p in procs:
-        out, err = p.communicate()
+    for p, path in zip(procs, outputs, strict=True):
+        _, err = p.communicate()
         if p.returncode != 0:
             raise RuntimeError(f"load generator failed: {err.decode(errors='replace')[-2000:]}")
-        part = json.loads(out)
+        part = json.loads(path.read_text())
         merged["ok"] += part["ok"]
         merged["errors"] += part["errors"]
         merged["latencies"] += part["latencies"]
@@ -703,11 +711,9 @@ def run_generator(spec: dict[str, Any]) -> None:
     import uvloop
 
     out = uvloop.run(generate(spec))
-    # The event loop may leave the inherited stdout pipe non-blocking: a large write would
-    # then stop short with EAGAIN once the pipe is full.
-    os.set_blocking(sys.stdout.fileno(), True)
-    sys.stdout.write(json.dumps(out))
-    sys.stdout.flush()
+    # A file, not stdout: the event loop may leave the inherited pipe non-blocking, and a
+    # large result (one latency per request) then stops short.
+    Path(spec["out"]).write_text(json.dumps(out))
 
 
 # --------------------------------------------------------------------------- report

@@ -21,25 +21,46 @@ class StoredEvent:
     processed: bool
 
 
-async def store_with_job(conn: Conn, values: dict[str, Any], *, task: str) -> bool:
-    """Insert the raw event and the outbox row that processes it in ONE statement (atomic
-    without BEGIN/COMMIT round trips: the webhook hot path). False for a duplicate."""
-    cols = list(values)
-    row_id: int | None = await conn.fetchval(
-        f"""WITH ev AS (
-                INSERT INTO provider_events ({", ".join(cols)})
-                VALUES ({", ".join(f"${i}" for i in range(1, len(cols) + 1))})
-                ON CONFLICT (provider, event_id) DO NOTHING RETURNING id),
-            job AS (
-                INSERT INTO outbox (task, payload, dedup_key)
-                SELECT ${len(cols) + 1}, jsonb_build_object('event_row_id', id),
-                       'provider_event:' || id FROM ev
-                RETURNING id)
-            SELECT ev.id FROM ev LEFT JOIN job ON true""",
-        *values.values(),
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    provider: str
+    event_id: str
+    event_type: str
+    account: str | None
+    object_id: str
+    payment_ref: str | None
+    donation_ref: str | None
+    payload: bytes
+
+
+async def store_with_jobs(conn: Conn, events: list[NewEvent], *, task: str) -> set[tuple[str, str]]:
+    """Insert raw events and the outbox rows that process them in ONE statement (atomic,
+    no BEGIN/COMMIT round trips, one commit for a whole batch: the webhook hot path).
+    Returns the (provider, event id) pairs that were new; duplicates are skipped."""
+    rows = await conn.fetch(
+        """WITH ev AS (
+               INSERT INTO provider_events (provider, event_id, event_type, account, object_id,
+                                            payment_ref, donation_ref, payload)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                    $6::text[], $7::text[], $8::bytea[])
+               ON CONFLICT (provider, event_id) DO NOTHING
+               RETURNING id, provider, event_id),
+           job AS (
+               -- Data-modifying CTEs always run to completion, read or not.
+               INSERT INTO outbox (task, payload, dedup_key)
+               SELECT $9, jsonb_build_object('event_row_id', id), 'provider_event:' || id FROM ev)
+           SELECT provider, event_id FROM ev""",
+        [e.provider for e in events],
+        [e.event_id for e in events],
+        [e.event_type for e in events],
+        [e.account for e in events],
+        [e.object_id for e in events],
+        [e.payment_ref for e in events],
+        [e.donation_ref for e in events],
+        [e.payload for e in events],
         task,
     )
-    return row_id is not None
+    return {(r["provider"], r["event_id"]) for r in rows}
 
 
 async def get(conn: Conn, row_id: int) -> StoredEvent | None:

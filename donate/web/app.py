@@ -18,6 +18,7 @@ from donate.web import api_org, api_public, health, openapi, return_page, webhoo
 from donate.web.middleware import RequestIdMiddleware
 from donate.web.problems import EXCEPTION_HANDLERS
 from donate.web.state import AppState
+from donate.webhooks.ingest import EventBatcher
 
 
 def all_routes() -> list[BaseRoute]:
@@ -43,9 +44,11 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Starlet
         redis = ArqRedis.from_url(
             settings.redis_url, socket_connect_timeout=1, socket_timeout=2, retry_on_timeout=False
         )
+        events = EventBatcher(rt.pool)
         try:
-            yield {"app": AppState(runtime=rt, redis=redis)}
+            yield {"app": AppState(runtime=rt, redis=redis, events=events)}
         finally:
+            await events.close()
             await redis.aclose()
             if runtime is None:
                 await rt.pool.close()

@@ -8,12 +8,14 @@ from arq.connections import ArqRedis
 from starlette.requests import Request
 
 from donate.services.runtime import Runtime
+from donate.webhooks.ingest import EventBatcher
 
 
 @dataclass
 class AppState:
     runtime: Runtime
     redis: ArqRedis
+    events: EventBatcher
 
 
 def app_state(request: Request) -> AppState:

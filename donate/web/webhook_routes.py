@@ -10,7 +10,6 @@ from donate.providers.base import WebhookInvalid
 from donate.web.api_public import read_limited
 from donate.web.problems import Problem
 from donate.web.state import app_state
-from donate.webhooks.ingest import ingest
 
 MAX_WEBHOOK_BODY = 1024 * 1024  # 1 MB: Stripe events are far smaller
 
@@ -22,9 +21,10 @@ def _endpoint(provider: str) -> Route:
         if provider not in rt.providers:
             raise Problem(404, "not-found", "Not found", f"{provider} is not configured.")
         try:
-            result = await ingest(rt, provider, body, request.headers)
+            notice = rt.provider(provider).parse_webhook(body, request.headers)
         except WebhookInvalid as exc:
             raise Problem(400, "invalid-webhook", "Invalid webhook", str(exc)) from None
+        result = await app_state(request).events.store(notice, body)
         return JSONResponse({"received": True, "duplicate": result.duplicate})
 
     return Route(f"/webhooks/{provider}", receive, methods=["POST"], name=f"webhook_{provider}")
