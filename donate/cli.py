@@ -103,6 +103,36 @@ def cmd_demo(args: argparse.Namespace) -> None:
     asyncio.run(run_demo(host=args.host, port=args.port, fresh=args.fresh))
 
 
+def cmd_receipts_annual(args: argparse.Namespace) -> None:
+    from donate.bootstrap import build_runtime
+    from donate.services import receipts_annual
+    from donate.services.errors import ServiceError
+
+    settings = load_settings()
+    require(settings, "database_url")
+
+    def progress(done: int, total: int) -> None:
+        # A plain counter on stderr: readable in a terminal and in a log file alike.
+        end = "\n" if done >= total else ""
+        print(f"\rannual receipts {args.year}: {done}/{total} donors", end=end, file=sys.stderr)
+
+    async def run() -> receipts_annual.AnnualRun:
+        rt = await build_runtime(settings, pool_min=1)
+        try:
+            org_id = await receipts_annual.org_id_of(rt, args.org)
+            return await receipts_annual.issue_annual(rt, org_id, args.year, progress=progress)
+        except ServiceError as exc:
+            raise UsageError(str(getattr(exc, "errors", None) or exc)) from None
+        finally:
+            await rt.pool.close()
+
+    result = asyncio.run(run())
+    print(
+        f"{result.issued} annual receipt(s) issued for {result.donors} donor(s)"
+        f" ({args.org}, {args.year})"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="donate", description="Donation platform for associations")
     sub = p.add_subparsers(dest="command", required=True)
@@ -123,6 +153,13 @@ def parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8001)
     sandbox.set_defaults(func=cmd_sandbox)
+    receipts = sub.add_parser("receipts", help="fiscal receipts").add_subparsers(
+        dest="receipts_command", required=True
+    )
+    annual = receipts.add_parser("annual", help="issue the annual summary receipts of a year")
+    annual.add_argument("--org", required=True, help="the association's slug")
+    annual.add_argument("--year", type=int, required=True)
+    annual.set_defaults(func=cmd_receipts_annual)
     return p
 
 

@@ -28,6 +28,7 @@ from donate.bootstrap import build_runtime
 from donate.db.migrate import migrate
 from donate.embedded import EmbeddedServices
 from donate.jobs.worker import build_worker
+from donate.mailsink import smtp_sink
 from donate.observability import setup_logging
 from donate.sandbox.app import create_sandbox_app
 from donate.sandbox.config import SandboxAccount, SandboxConfig, demo_accounts
@@ -110,9 +111,12 @@ async def run_demo(*, host: str, port: int, fresh: bool) -> None:
     sandbox_url = f"http://{host}:{port + 1}"
     webhook_secret = "whsec_" + secret[:32]
     embedded = EmbeddedServices(DEMO_DIR)
+    mail = contextlib.AsyncExitStack()
     try:
         database_url = os.environ.get("DONATE_DATABASE_URL") or embedded.start_postgres()
         redis_url = os.environ.get("DONATE_REDIS_URL") or embedded.start_redis()
+        # Every e-mail (receipts…) lands as a .eml file in demo.json's smtp_outbox.
+        smtp_url = await mail.enter_async_context(smtp_sink(DEMO_DIR / "mail", host))
         settings = Settings(
             environment="demo",
             database_url=database_url,
@@ -124,7 +128,7 @@ async def run_demo(*, host: str, port: int, fresh: bool) -> None:
             stripe_webhook_secret=webhook_secret,
             mollie_api_base=f"{sandbox_url}/mollie",
             sandbox_enabled=True,
-            smtp_url=None,
+            smtp_url=smtp_url,
         )
         conn = await asyncpg.connect(database_url)
         try:
@@ -193,6 +197,7 @@ async def run_demo(*, host: str, port: int, fresh: bool) -> None:
             await runtime.pool.close()
         print("donate demo stopped", flush=True)
     finally:
+        await mail.aclose()
         embedded.close()
 
 

@@ -21,6 +21,7 @@ from donate.bootstrap import build_runtime
 from donate.db.migrate import migrate
 from donate.demo import SANDBOX_KEY, sandbox_config
 from donate.embedded import EmbeddedServices, free_port
+from donate.mailsink import smtp_sink
 from donate.sandbox.app import create_sandbox_app
 from donate.sandbox.config import demo_accounts
 from donate.services.runtime import Runtime
@@ -28,7 +29,7 @@ from donate.services.seed import seed_demo
 from donate.settings import Settings
 from donate.web.app import create_app
 from tests.support.db import clone_database, drop_database, make_settings, with_database
-from tests.support.platform import SEED_SECRET, WEBHOOK_SECRET, Platform
+from tests.support.platform import SEED_SECRET, WEBHOOK_SECRET, Platform, SmtpOutbox
 from tests.support.server import serve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,9 +93,19 @@ async def redis(services: dict[str, str]) -> AsyncIterator[ArqRedis]:
     await r.aclose()
 
 
+@pytest.fixture(scope="session")
+async def smtp_outbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SmtpOutbox]:
+    """The demo's SMTP sink: every e-mail the platform sends lands here as a .eml file."""
+    folder = tmp_path_factory.mktemp("smtp_outbox")
+    async with smtp_sink(folder) as url:
+        yield SmtpOutbox(url, folder)
+
+
 # The whole platform (app + provider sandbox, seeded like `donate demo`), for end-to-end tests.
 @pytest.fixture(scope="module")
-async def platform(db_url: str, services: dict[str, str]) -> AsyncIterator[Platform]:
+async def platform(
+    db_url: str, services: dict[str, str], smtp_outbox: SmtpOutbox
+) -> AsyncIterator[Platform]:
     app_port, sandbox_port = free_port(), free_port()
     while sandbox_port == app_port:
         sandbox_port = free_port()
@@ -109,6 +120,7 @@ async def platform(db_url: str, services: dict[str, str]) -> AsyncIterator[Platf
         mollie_api_base=f"{sandbox_url}/mollie",
         public_url=app_url,
         sandbox_enabled=True,
+        smtp_url=smtp_outbox.url,
     )
     runtime = await build_runtime(settings, pool_min=1)
     stripe_accts = [a for a in demo_accounts() if a.provider == "stripe"]

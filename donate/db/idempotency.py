@@ -17,9 +17,14 @@ class Claim:
 
 
 async def claim(conn: Conn, scope: str, key: str, request_hash: str) -> Claim:
+    # A claim left unanswered for 5 minutes belongs to a request that died: take it over.
     inserted = await conn.fetchval(
         """INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3)
-           ON CONFLICT (scope, key) DO NOTHING RETURNING true""",
+           ON CONFLICT (scope, key) DO UPDATE
+               SET request_hash = EXCLUDED.request_hash, created_at = now()
+               WHERE idempotency_keys.status_code IS NULL
+                 AND idempotency_keys.created_at < now() - interval '5 minutes'
+           RETURNING true""",
         scope,
         key,
         request_hash,
@@ -53,3 +58,12 @@ async def release(conn: Conn, scope: str, key: str) -> None:
         scope,
         key,
     )
+
+
+async def purge(conn: Conn, older_than_hours: int = 24) -> int:
+    """Forget answers older than a day (Stripe keeps its keys 24 h too)."""
+    done: str = await conn.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)",
+        older_than_hours,
+    )
+    return int(done.split()[-1])

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from donate.jobs.tasks import task
-from donate.services import refunds
+from donate.services import receipts, refunds
 from donate.services.runtime import Runtime
 from donate.webhooks import process, reconcile
 
@@ -31,8 +31,9 @@ async def execute_refund(rt: Runtime, payload: dict[str, Any]) -> None:
 
 @task("donation.status_changed")
 async def donation_status_changed(rt: Runtime, payload: dict[str, Any]) -> None:
-    """Record the change in the association's audit trail. Receipts (issue, cancel,
-    re-issue) and donor e-mails hook in here."""
+    """Record the change in the association's audit trail, then bring the gift's fiscal
+    receipt in line with it (issue on a final success, cancel and re-issue when the amount
+    changes: ``services.receipts.sync_donation``, idempotent)."""
     async with rt.pool.acquire() as conn:
         await conn.execute(
             """INSERT INTO audit_log (organization_id, actor, action, target_type, target_id, data)
@@ -41,3 +42,4 @@ async def donation_status_changed(rt: Runtime, payload: dict[str, Any]) -> None:
             payload["donation_id"],
             payload,
         )
+    await receipts.sync_donation(rt, UUID(payload["donation_id"]))

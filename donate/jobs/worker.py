@@ -9,12 +9,16 @@ from typing import Any
 from arq import Worker, cron, func
 from arq.connections import ArqRedis
 
-from donate.jobs import handlers, relay
+from donate.db import idempotency
+from donate.jobs import handlers, payouts, receipt_tasks, relay
 from donate.jobs.runner import run_outbox
+from donate.services import receipts_annual
 from donate.services.runtime import Runtime
 from donate.webhooks.reconcile import reconcile
 
 assert handlers  # registers the outbox tasks
+assert receipt_tasks
+assert payouts
 
 
 def build_worker(
@@ -48,9 +52,24 @@ def build_worker(
     async def reconcile_cron(ctx: dict[str, Any]) -> dict[str, int]:
         return await reconcile(ctx["runtime"])
 
+    async def january_receipts_cron(ctx: dict[str, Any]) -> int:
+        # Mid-January: late December payments have settled; queued once per association.
+        return await receipts_annual.queue_january_run(ctx["runtime"])
+
+    async def purge_idempotency_cron(ctx: dict[str, Any]) -> int:
+        rt: Runtime = ctx["runtime"]
+        async with rt.pool.acquire() as conn:
+            return await idempotency.purge(conn)
+
+    crons = [
+        cron(reconcile_cron, minute=None, second=17, unique=True),
+        cron(purge_idempotency_cron, minute=41, second=0, unique=True),
+        cron(payouts.daily_sync, hour=5, minute=7, second=0, unique=True),
+        cron(january_receipts_cron, month=1, day=15, hour=3, minute=0, second=0, unique=True),
+    ]
     return Worker(
         functions=[func(run_outbox, name=relay.JOB_NAME, timeout=120, max_tries=1)],
-        cron_jobs=[] if burst else [cron(reconcile_cron, minute=None, second=17, unique=True)],
+        cron_jobs=[] if burst else crons,
         redis_pool=arq_redis,
         queue_name=relay.QUEUE,
         on_startup=on_startup,

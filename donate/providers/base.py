@@ -84,7 +84,10 @@ class CheckoutRequest:
     cancel_url: str
     webhook_url: str  # Mollie: per payment; Stripe ignores it (endpoint configured on the account)
     locale: str = "fr"
-    frequency: str = "once"  # "once" | "monthly" | "yearly" (recurring: later issue)
+    # "once" | "monthly" | "yearly". Recurring: Stripe opens Checkout in subscription mode
+    # (the subscription starts when it is paid); Mollie creates a customer and its *first*
+    # payment, and the plan starts with ``start_subscription`` once that payment is paid.
+    frequency: str = "once"
     metadata: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str = ""  # deterministic, e.g. "donation:{id}:checkout"
     # When the hosted page stops accepting payment (Stripe: 30 min to 24 h ahead; Mollie: ignored).
@@ -100,6 +103,7 @@ class Checkout:
     checkout_url: str
     payment_id: str | None  # pi_… once known / tr_…
     expires_at: datetime | None
+    customer_id: str | None = None  # Mollie recurring: the cst_… the first payment is for
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +137,13 @@ class PaymentSnapshot:
     method: str | None = None  # "card" | "sepa_debit" | "ideal" | "bancontact" | …
     paid_at: datetime | None = None
     customer_id: str | None = None
-    subscription_id: str | None = None
+    subscription_id: str | None = None  # sub_… of the recurring plan this payment belongs to
+    # "first" (the checkout that starts a plan) | "recurring" (a renewal) | None (one-off).
+    # A renewal carries the donation_id of the checkout that started its plan.
+    sequence_type: str | None = None
+    invoice_id: str | None = None  # Stripe in_… of a subscription payment
+    mandate_id: str | None = None  # Mollie mdt_… left by a paid first payment
+    purpose: str | None = None  # "payment_method_update": not a gift (Mollie mandate change)
 
     @property
     def refunded(self) -> Money:
@@ -168,6 +178,51 @@ class WebhookNotice:
     account: str | None  # Stripe Connect "account" (acct_…); None for Mollie
     livemode: bool
     donation_id: str | None = None  # metadata.donation_id when present in the body
+    subscription_id: str | None = None  # sub_… the event concerns, when the body tells
+
+
+class SubscriptionStatus(enum.StrEnum):
+    """Normalised state of a recurring plan at the provider."""
+
+    ACTIVE = "active"  # collecting normally
+    PAST_DUE = "past_due"  # the latest payment failed; the provider may still retry
+    PAUSED = "paused"  # collection paused (Stripe ``pause_collection``)
+    CANCELED = "canceled"  # ended on request (donor, association, dashboard)
+    LAPSED = "lapsed"  # ended or stuck because payments failed (Stripe: retries exhausted)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethodInfo:
+    """How a plan is paid, for reminders (card expiry, SEPA pre-notification)."""
+
+    kind: str  # "card" | "sepa_debit" | "paypal" | …
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
+    mandate_id: str | None = None  # Stripe mandate_… / Mollie mdt_…
+    mandate_reference: str | None = None  # SEPA mandate reference (UMR) shown to the debtor
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSnapshot:
+    """The provider's current truth about one recurring plan, re-fetched."""
+
+    provider: str
+    subscription_id: str
+    status: SubscriptionStatus
+    provider_status: str  # the provider's own word (active, past_due, unpaid, suspended…)
+    amount: Money  # charged each cycle
+    interval: str  # "monthly" | "yearly"
+    customer_id: str | None
+    donation_id: str | None  # metadata.donation_id of the checkout that started it
+    next_payment_date: date | None  # next scheduled charge (None once ended)
+    payment_method: PaymentMethodInfo | None = None
+    cancel_at_period_end: bool = False
+    canceled_at: datetime | None = None
+    failed_attempts: int = 0  # failed attempts of the current (unpaid) cycle
+    next_retry_at: datetime | None = None  # when the provider retries (Stripe), if it will
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,4 +292,91 @@ class PaymentProvider(Protocol):
     ) -> list[WebhookNotice]:
         """Catch-up for missed webhooks: Stripe events with ``delivery_success=false``;
         Mollie returns [] (the reconciliation cron re-fetches open payments instead)."""
+        ...
+
+    # --- recurring plans -----------------------------------------------------------------------
+    # ``customer_id`` (keyword) is what Mollie needs to reach a subscription (its URLs are
+    # under the customer); without it the Mollie adapter searches the account's subscriptions.
+    # Stripe ignores it.
+
+    async def start_subscription(
+        self,
+        account: ConnectedAccount,
+        customer_id: str,
+        mandate: str | None,
+        amount: Money,
+        interval: str,
+        webhook_url: str,
+        metadata: Mapping[str, str],
+        idempotency_key: str,
+        *,
+        start_date: date | None = None,
+        description: str = "",
+        application_fee: Money | None = None,
+    ) -> SubscriptionSnapshot:
+        """Mollie: start the plan once its first payment is paid (``mandate``: the payment's
+        ``mandate_id``). ``start_date`` is the first *renewal* (the first payment paid the
+        first cycle): derive it from that payment's ``paid_at`` so retries send the same
+        body; None = today + one interval. Stripe: ``ProviderRejected`` (Checkout starts it)."""
+        ...
+
+    async def fetch_subscription(
+        self, account: ConnectedAccount, subscription_id: str, *, customer_id: str | None = None
+    ) -> SubscriptionSnapshot:
+        """Re-fetch the plan's current state."""
+        ...
+
+    async def list_subscription_payments(
+        self, account: ConnectedAccount, subscription_id: str, *, customer_id: str | None = None
+    ) -> list[PaymentSnapshot]:
+        """Every payment of the plan, the first included, oldest first."""
+        ...
+
+    async def update_subscription(
+        self,
+        account: ConnectedAccount,
+        subscription_id: str,
+        amount: Money | None = None,
+        interval: str | None = None,
+        pause: bool | None = None,
+        *,
+        customer_id: str | None = None,
+        idempotency_key: str = "",
+    ) -> SubscriptionSnapshot:
+        """Change amount and/or interval (from the next cycle; Stripe charges at once when the
+        interval changes), pause (True) or resume (False). Mollie cannot pause."""
+        ...
+
+    async def cancel_subscription(
+        self, account: ConnectedAccount, subscription_id: str, *, customer_id: str | None = None
+    ) -> SubscriptionSnapshot:
+        """Stop future payments now; never refunds. Canceling a canceled plan is a no-op."""
+        ...
+
+    async def payment_method_update_url(
+        self,
+        account: ConnectedAccount,
+        subscription_id: str,
+        return_url: str,
+        *,
+        customer_id: str | None = None,
+        webhook_url: str | None = None,
+        idempotency_key: str = "",
+    ) -> str:
+        """A hosted page where the donor replaces the plan's payment method. Stripe: a
+        customer-portal session. Mollie: a minimal *first* payment (its webhook goes to
+        ``webhook_url``; purpose "payment_method_update"); once paid, call
+        ``complete_payment_method_update``."""
+        ...
+
+    async def complete_payment_method_update(
+        self,
+        account: ConnectedAccount,
+        subscription_id: str,
+        payment_ref: str,
+        *,
+        customer_id: str | None = None,
+    ) -> SubscriptionSnapshot:
+        """Mollie: move the plan onto the mandate of the paid update payment. Stripe: nothing
+        to do (the portal already switched it); returns the plan."""
         ...

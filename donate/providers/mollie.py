@@ -68,6 +68,7 @@ from donate.providers.mollie_mapping import (
     snapshot_from,
     to_datetime,
 )
+from donate.providers.mollie_recurring import MollieRecurring
 
 MOLLIE_API_DEFAULT = "https://api.mollie.com"
 _T = TypeVar("_T")
@@ -116,7 +117,7 @@ def _embedded(obj: Mapping[str, Any], name: str) -> list[JSON] | None:
     return [dict(x) for x in found] if isinstance(found, list) else None
 
 
-class MollieProvider:
+class MollieProvider(MollieRecurring):
     """``PaymentProvider`` for Mollie (see ``base.PaymentProvider`` for the contract)."""
 
     name = "mollie"
@@ -169,8 +170,6 @@ class MollieProvider:
             raise ProviderError(f"mollie: unexpected response shape: {exc!r}") from exc
 
     async def create_checkout(self, account: ConnectedAccount, req: CheckoutRequest) -> Checkout:
-        if req.frequency != "once":
-            raise ProviderRejected(f"mollie: {req.frequency!r} gifts are not supported yet")
         data: JSON = {
             "amount": amount_param(req.amount),
             "description": (req.description or "Donation")[:255],
@@ -189,6 +188,8 @@ class MollieProvider:
             data["applicationFee"] = {"amount": amount_param(fee), "description": "Platform fee"}
         if account.account_id.startswith("pfl_"):
             data["profileId"] = account.account_id  # required with OAuth tokens
+        if req.frequency != "once":
+            return await self._create_first_payment(account, req, data)
         client = self._client(account)
         key = req.idempotency_key
 
@@ -261,6 +262,7 @@ class MollieProvider:
             payment_ref=object_id if prefix == "tr" else None,
             account=None,
             livemode=self._livemode,
+            subscription_id=object_id if prefix == "sub" else None,
         )
 
     async def list_payouts(self, account: ConnectedAccount, limit: int = 100) -> list[Payout]:

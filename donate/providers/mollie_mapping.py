@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -15,11 +15,14 @@ from donate.domain.money import Money, exponent
 from donate.providers.base import (
     Dispute,
     DisputeStatus,
+    PaymentMethodInfo,
     PaymentSnapshot,
     PaymentStatus,
     Payout,
     PayoutLine,
     RefundInfo,
+    SubscriptionSnapshot,
+    SubscriptionStatus,
 )
 
 JSON = dict[str, Any]
@@ -141,7 +144,106 @@ def snapshot_from(
         paid_at=to_datetime(payment.get("paidAt")),
         customer_id=payment.get("customerId"),
         subscription_id=payment.get("subscriptionId"),
+        sequence_type=_SEQUENCE.get(str(payment.get("sequenceType"))),
+        mandate_id=payment.get("mandateId"),
+        purpose=_purpose(payment),
     )
+
+
+_SEQUENCE = {"first": "first", "recurring": "recurring"}
+INTERVALS = {"monthly": "1 month", "yearly": "12 months"}
+_FREQUENCY = {"1 month": "monthly", "12 months": "yearly", "1 year": "yearly"}
+_SUBSCRIPTION_STATUS = {
+    "pending": SubscriptionStatus.ACTIVE,  # waiting for its mandate: nothing failed
+    "active": SubscriptionStatus.ACTIVE,
+    "suspended": SubscriptionStatus.LAPSED,  # Mollie stopped it: the mandate became invalid
+    "canceled": SubscriptionStatus.CANCELED,
+    "completed": SubscriptionStatus.CANCELED,
+}
+
+
+def _purpose(payment: JSON) -> str | None:
+    meta = payment.get("metadata")
+    if isinstance(meta, Mapping) and meta.get("purpose") is not None:
+        return str(meta["purpose"])
+    return None
+
+
+def frequency(interval: str) -> str:
+    return _FREQUENCY.get(interval, interval)
+
+
+def payment_method_info(mandate: JSON | None) -> PaymentMethodInfo | None:
+    if mandate is None:
+        return None
+    details = mandate.get("details") or {}
+    if mandate.get("method") == "creditcard":
+        expiry = str(details.get("cardExpiryDate") or "")
+        year, _, rest = expiry.partition("-")
+        month = rest.partition("-")[0]
+        return PaymentMethodInfo(
+            kind="card",
+            brand=details.get("cardLabel"),
+            last4=str(details.get("cardNumber") or "")[-4:] or None,
+            exp_month=int(month) if month.isdigit() else None,
+            exp_year=int(year) if year.isdigit() else None,
+            mandate_id=mandate.get("id"),
+        )
+    account = str(details.get("consumerAccount") or "")
+    return PaymentMethodInfo(
+        kind="sepa_debit" if mandate.get("method") == "directdebit" else str(mandate.get("method")),
+        last4=account[-4:] or None,
+        mandate_id=mandate.get("id"),
+        # Mollie debits under the custom reference when one was given, else the mandate id.
+        mandate_reference=mandate.get("mandateReference") or mandate.get("id"),
+    )
+
+
+def consecutive_failures(payments_newest_first: Sequence[JSON]) -> int:
+    count = 0
+    for payment in payments_newest_first:
+        if payment.get("status") != "failed":
+            break
+        count += 1
+    return count
+
+
+def subscription_from(
+    sub: JSON, mandate: JSON | None, payments_newest_first: Sequence[JSON] = ()
+) -> SubscriptionSnapshot:
+    """Mollie never retries a failed debit: a plan whose latest payment failed is past due."""
+    raw = str(sub.get("status"))
+    status = _SUBSCRIPTION_STATUS.get(raw, SubscriptionStatus.ACTIVE)
+    failures = consecutive_failures(payments_newest_first)
+    if status is SubscriptionStatus.ACTIVE and failures:
+        status = SubscriptionStatus.PAST_DUE
+    raw_meta = sub.get("metadata")
+    meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
+    nxt = sub.get("nextPaymentDate")
+    customer = sub.get("customerId") or _customer_from_links(sub)
+    return SubscriptionSnapshot(
+        provider="mollie",
+        subscription_id=str(sub["id"]),
+        status=status,
+        provider_status=raw,
+        amount=money(sub["amount"]),
+        interval=frequency(str(sub.get("interval"))),
+        customer_id=customer,
+        donation_id=str(meta["donation_id"]) if meta.get("donation_id") else None,
+        next_payment_date=date.fromisoformat(nxt) if isinstance(nxt, str) and nxt else None,
+        payment_method=payment_method_info(mandate),
+        cancel_at_period_end=False,
+        canceled_at=to_datetime(sub.get("canceledAt")),
+        failed_attempts=failures,
+        next_retry_at=None,
+        metadata={str(k): str(v) for k, v in meta.items()},
+    )
+
+
+def _customer_from_links(obj: JSON) -> str | None:
+    href = str(((obj.get("_links") or {}).get("customer") or {}).get("href") or "")
+    found = re.search(r"/customers/(cst_[A-Za-z0-9]+)", href)
+    return found.group(1) if found else None
 
 
 def payout_from(settlement: JSON) -> Payout:

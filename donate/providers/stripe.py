@@ -9,11 +9,9 @@ refunds, disputes and payouts live on the association's account and the platform
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import stripe
 
@@ -25,14 +23,20 @@ from donate.providers.base import (
     PaymentSnapshot,
     Payout,
     PayoutLine,
-    ProviderError,
     ProviderNotFound,
     ProviderRejected,
-    ProviderUnavailable,
     RefundInfo,
     WebhookInvalid,
     WebhookNotice,
 )
+from donate.providers.stripe_common import (
+    QuietHTTPXClient,
+    map_error,
+    request_options,
+)
+from donate.providers.stripe_common import id_of as _id_of
+from donate.providers.stripe_common import plain as _plain
+from donate.providers.stripe_common import stripe_errors as _stripe_errors
 from donate.providers.stripe_mapping import (
     JSON,
     notice_from_event,
@@ -43,76 +47,22 @@ from donate.providers.stripe_mapping import (
     stripe_locale,
     to_datetime,
 )
+from donate.providers.stripe_recurring import StripeRecurring
 
 if TYPE_CHECKING:
     from stripe._request_options import RequestOptions
     from stripe.params.checkout import SessionCreateParams
 
+__all__ = ["STRIPE_API_DEFAULT", "QuietHTTPXClient", "StripeProvider", "map_error"]
+
 STRIPE_API_DEFAULT = "https://api.stripe.com"
 _MAX_ITEMS = 2000  # listing cap: one payout's lines, 30 days of undelivered events
-_IDEMPOTENCY_KEY_MAX = 255
 # Expanding the deepest path expands every step: PI, its latest charge, the charge's balance txn.
 _PI_EXPAND = ["latest_charge.balance_transaction"]
 _SESSION_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
 
 
-class QuietHTTPXClient(stripe.HTTPXClient):
-    """stripe-python hands httpx the form body as ``data=<str>``, which httpx 0.28 deprecates
-    (a DeprecationWarning on every POST); pass it as ``content=`` instead."""
-
-    def _get_request_args_kwargs(
-        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
-    ) -> list[Any]:
-        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
-        data = kwargs.pop("data", None)
-        if isinstance(data, str | bytes) and data:
-            kwargs["content"] = data
-        elif data:
-            kwargs["data"] = data
-        return [args, kwargs]
-
-
-def map_error(exc: stripe.StripeError) -> ProviderError:
-    """SDK exception → our tree: retryable, not found, or rejected."""
-    status = exc.http_status
-    message = f"stripe: {exc.user_message or exc}"
-    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError):
-        return ProviderUnavailable(message)
-    # 409: a concurrent request with the same idempotency key or a lock timeout: retry later.
-    if status is None or status >= 500 or status in (409, 429):
-        return ProviderUnavailable(message)
-    if status == 404:
-        return ProviderNotFound(message)
-    return ProviderRejected(message)
-
-
-@contextmanager
-def _stripe_errors() -> Iterator[None]:
-    try:
-        yield
-    except stripe.StripeError as exc:
-        raise map_error(exc) from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        # A response we cannot read: neither the request's fault nor clearly transient.
-        raise ProviderError(f"stripe: unexpected response shape: {exc!r}") from exc
-
-
-def _plain(obj: Any) -> JSON:
-    """SDK object → plain dict (recursively), so nothing of the SDK escapes this module."""
-    data: JSON = obj.to_dict()
-    return data
-
-
-def _idempotency_key(key: str) -> str | None:
-    if not key:
-        return None
-    if len(key) <= _IDEMPOTENCY_KEY_MAX:
-        return key
-    # Still deterministic, just short enough for Stripe.
-    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-
-
-class StripeProvider:
+class StripeProvider(StripeRecurring):
     """``PaymentProvider`` for Stripe (see ``base.PaymentProvider`` for the contract)."""
 
     name = "stripe"
@@ -144,17 +94,13 @@ class StripeProvider:
 
     @staticmethod
     def _options(account: ConnectedAccount | None, idempotency_key: str = "") -> RequestOptions:
-        options: RequestOptions = {}
-        if account is not None and account.account_id:
-            options["stripe_account"] = account.account_id
-        key = _idempotency_key(idempotency_key)
-        if key:
-            options["idempotency_key"] = key
-        return options
+        return request_options(account, idempotency_key)
 
     async def create_checkout(self, account: ConnectedAccount, req: CheckoutRequest) -> Checkout:
         if req.frequency != "once":
-            raise ProviderRejected(f"stripe: {req.frequency!r} gifts are not supported yet")
+            return await self._create_subscription_checkout(
+                account, req, _with_session_placeholder(req.success_url)
+            )
         metadata = {**req.metadata, "donation_id": req.donation_id}
         params: SessionCreateParams = {
             "mode": "payment",
@@ -211,6 +157,11 @@ class StripeProvider:
                 )
                 pi = session.get("payment_intent")
                 intent = pi if isinstance(pi, dict) else None
+                invoice_id = _id_of(session.get("invoice"))
+                if session.get("mode") == "subscription" and invoice_id:
+                    return await self._invoice_payment(account, invoice_id, session=session)
+            elif ref.startswith("in_"):
+                return await self._invoice_payment(account, ref)
             elif ref.startswith(("pi_", "ch_")):
                 pi_id = ref
                 if ref.startswith("ch_"):
@@ -225,6 +176,11 @@ class StripeProvider:
                     {"payment_intent": pi_id, "limit": 1}, opts
                 )
                 session = _plain(found.data[0]) if found.data else None
+                if session is None:
+                    # No Checkout: a subscription invoice's payment (renewal or first).
+                    invoice_id = await self._invoice_of_intent(account, pi_id)
+                    if invoice_id:
+                        return await self._invoice_payment(account, invoice_id, intent=intent)
             else:
                 raise ProviderNotFound(f"stripe: not a payment reference: {ref!r}")
             refunds: list[JSON] = []
@@ -327,15 +283,6 @@ class StripeProvider:
                 if len(notices) >= _MAX_ITEMS:
                     break
         return notices
-
-
-def _id_of(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        found = value.get("id")
-        return found if isinstance(found, str) else None
-    return None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -152,7 +152,7 @@ def dispute_from(dispute: JSON) -> Dispute:
     )
 
 
-def _processing_fee(charge: JSON | None) -> Money | None:
+def processing_fee(charge: JSON | None) -> Money | None:
     """Stripe's own fee on a direct charge. The balance transaction's ``fee`` also holds our
     application fee (charged to the association), so keep only the other ``fee_details``."""
     txn = _obj((charge or {}).get("balance_transaction"))
@@ -208,14 +208,39 @@ def snapshot_from(
         amount=amount,
         refunds=tuple(refund_from(r) for r in refunds),
         disputes=tuple(dispute_from(d) for d in disputes),
-        fee=_processing_fee(charge),
+        fee=processing_fee(charge),
         method=_method(session, intent, charge),
         # Stripe has no "paid at": the charge's creation is when the donor paid (for SEPA,
         # when the debit was submitted).
         paid_at=to_datetime(charge.get("created")) if charge and status == "paid" else None,
         customer_id=_id((session or {}).get("customer")) or _id((intent or {}).get("customer")),
         subscription_id=_id((session or {}).get("subscription")),
+        sequence_type="first" if (session or {}).get("mode") == "subscription" else None,
     )
+
+
+def invoice_subscription(invoice: Mapping[str, Any]) -> str | None:
+    details = ((invoice.get("parent") or {}).get("subscription_details")) or {}
+    return _id(details.get("subscription")) or _id(invoice.get("subscription"))
+
+
+def invoice_metadata(invoice: Mapping[str, Any]) -> Mapping[str, Any]:
+    details = ((invoice.get("parent") or {}).get("subscription_details")) or {}
+    meta = details.get("metadata") or (invoice.get("subscription_details") or {}).get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def invoice_payment_intent(invoice: Mapping[str, Any]) -> str | None:
+    """The PaymentIntent of an invoice: ``payments`` (expanded) or the legacy field."""
+    payments = invoice.get("payments")
+    if isinstance(payments, Mapping):
+        rows = [p for p in payments.get("data") or [] if isinstance(p, Mapping)]
+        rows.sort(key=lambda p: (not p.get("is_default"), -int(p.get("created") or 0)))
+        for row in rows:
+            found = _id((row.get("payment") or {}).get("payment_intent"))
+            if found:
+                return found
+    return _id(invoice.get("payment_intent"))
 
 
 def _payment_ref(obj: JSON) -> str | None:
@@ -226,7 +251,22 @@ def _payment_ref(obj: JSON) -> str | None:
         ref = _id(obj.get("payment_intent")) or _id(obj.get("charge"))
         return ref or (_id(obj.get("id")) if kind == "charge" else None)
     if kind == "invoice":
-        return _id(obj.get("payment_intent"))
+        # Webhook bodies carry no ``payments``: then the invoice itself is the reference
+        # (``fetch_payment`` accepts in_… and finds its PaymentIntent).
+        return invoice_payment_intent(obj) or _id(obj.get("id"))
+    if kind == "invoice_payment":
+        return _id((obj.get("payment") or {}).get("payment_intent"))
+    return None
+
+
+def _subscription_ref(obj: JSON) -> str | None:
+    kind = obj.get("object")
+    if kind == "subscription":
+        return _id(obj.get("id"))
+    if kind == "invoice":
+        return invoice_subscription(obj)
+    if kind in ("checkout.session", "subscription_item"):
+        return _id(obj.get("subscription"))
     return None
 
 
@@ -254,7 +294,9 @@ def notice_from_event(event: Any) -> WebhookNotice:
         payment_ref=_payment_ref(dict(obj)),
         account=account if isinstance(account, str) else None,
         livemode=livemode,
-        donation_id=_donation_id(dict(obj)),
+        donation_id=_donation_id(dict(obj))
+        or (str(invoice_metadata(obj).get("donation_id") or "") or None),
+        subscription_id=_subscription_ref(dict(obj)),
     )
 
 

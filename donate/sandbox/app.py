@@ -22,6 +22,7 @@ from donate.sandbox.config import SandboxAccount, SandboxConfig, demo_accounts
 from donate.sandbox.ledger import Ledger
 from donate.sandbox.mollie_api import mollie_endpoint
 from donate.sandbox.stripe_api import stripe_endpoint
+from donate.sandbox.stripe_portal import portal_page, portal_submit
 
 __all__ = [
     "SandboxAccount",
@@ -96,6 +97,8 @@ def create_sandbox_app(config: SandboxConfig) -> Starlette:
             Route("/mollie/{path:path}", mollie_endpoint, methods=methods),
             Route("/pay/{oid}", pay_page, methods=["GET"]),
             Route("/pay/{oid}", pay_submit, methods=["POST"]),
+            Route("/portal/{bid}", portal_page, methods=["GET"]),
+            Route("/portal/{bid}", portal_submit, methods=["POST"]),
             Mount("/control", routes=control.routes),
         ],
         exception_handlers={control.ControlError: control.error_handler},

@@ -44,6 +44,10 @@ class SandboxConfig:
     stripe_fee_bps: int = 150  # 1.5 % + 25 c, the EEA card rate
     stripe_fee_fixed_minor: int = 25
     stripe_dispute_fee_minor: int = 1500
+    # Stripe Billing's default dunning: 4 attempts, then the subscription is canceled
+    # ("unpaid" or "past_due" are the other choices of the dashboard setting).
+    stripe_retry_attempts: int = 4
+    stripe_dunning_final: str = "canceled"
     expiry_sweep_s: float = 5.0  # how often open checkouts past their expiry are expired
 
     @property

@@ -10,7 +10,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from donate.sandbox import mollie_payments as mp
-from donate.sandbox import mollie_recurring, mollie_settlements, stripe_checkout, stripe_money
+from donate.sandbox import (
+    mollie_recurring,
+    mollie_settlements,
+    stripe_billing,
+    stripe_checkout,
+    stripe_money,
+)
 from donate.sandbox.faults import Faults, FaultsInvalid
 from donate.sandbox.ledger import Ledger
 from donate.sandbox.mollie_state import MollieApiError
@@ -54,24 +60,38 @@ def _amount(data: JSON) -> int | None:
     return raw
 
 
-def settle(ledger: Ledger, oid: str, outcome: str, method: str | None) -> JSON:
+def _expiry(raw: object) -> tuple[int, int] | None:
+    """``"MM/YYYY"``: the card's expiry, for a card saved by a recurring checkout."""
+    if raw is None:
+        return None
+    month, _, year = str(raw).partition("/")
+    if not (month.isdigit() and year.isdigit() and 1 <= int(month) <= 12 and len(year) == 4):
+        raise ControlError(400, "card_expiry must be MM/YYYY")
+    return int(month), int(year)
+
+
+def settle(
+    ledger: Ledger, oid: str, outcome: str, method: str | None, card_expiry: object = None
+) -> JSON:
     """The payer's choice on the hosted page (shared by /pay and /control/settle)."""
+    expiry = _expiry(card_expiry)
     if outcome not in OUTCOMES:
         raise ControlError(400, f"outcome must be one of {', '.join(OUTCOMES)}")
     if method is not None and method not in METHODS:
         raise ControlError(400, f"method must be one of {', '.join(METHODS)}")
     try:
         if oid.startswith("cs_"):
-            cs = stripe_checkout.settle(ledger.stripe, oid, outcome, method)
+            cs = stripe_checkout.settle(ledger.stripe, oid, outcome, method, expiry)
             return {
                 "id": oid,
                 "status": cs["status"],
                 "payment_status": cs["payment_status"],
                 "payment_intent": cs["payment_intent"],
                 "subscription": cs["subscription"],
+                "invoice": cs.get("invoice"),
             }
         if oid.startswith("tr_"):
-            payment = mp.settle(ledger.mollie, oid, outcome, method)
+            payment = mp.settle(ledger.mollie, oid, outcome, method, expiry)
             return {"id": oid, "status": payment["status"], "method": payment["method"]}
     except KeyError:
         raise ControlError(404, f"unknown checkout {oid}") from None
@@ -100,6 +120,7 @@ async def settle_route(request: Request) -> Response:
             str(data.get("id", "")),
             str(data.get("outcome", "")),
             data.get("method"),
+            data.get("card_expiry"),
         )
     )
 
@@ -198,11 +219,11 @@ async def renew(request: Request) -> Response:
             payment = mollie_recurring.renew(ledger.mollie, sid, outcome)
             return _ok(ledger.mollie.render(payment))
         if sid.startswith("sub_") and sid in ledger.stripe.objects:
-            from donate.sandbox.stripe_billing import renew as stripe_renew
-
-            return _ok(stripe_renew(ledger.stripe, sid, outcome))
+            return _ok(stripe_billing.renew(ledger.stripe, sid, outcome))
         raise ControlError(404, f"unknown subscription {sid}")
     except (mp.SettleRefused, stripe_checkout.SettleRefused) as exc:
+        raise ControlError(409, str(exc)) from None
+    except (StripeApiError, MollieApiError) as exc:
         raise ControlError(409, str(exc)) from None
     finally:
         ledger.flush()

@@ -180,7 +180,7 @@ def _customers(
     if n == 4 and method == "GET":
         return r(obj)
     if n == 4 and method == "PATCH" and kind == "subscriptions":
-        return r(mr.update_subscription(obj, data))
+        return r(mr.update_subscription(ms, obj, data))
     if n == 4 and method == "DELETE":
         if kind == "mandates":
             mr.revoke_mandate(obj)

@@ -145,7 +145,13 @@ def _details(method: str) -> JSON:
     }
 
 
-def settle(ms: MollieState, tr_id: str, outcome: str, method: str | None) -> JSON:
+def settle(
+    ms: MollieState,
+    tr_id: str,
+    outcome: str,
+    method: str | None,
+    expiry: tuple[int, int] | None = None,
+) -> JSON:
     payment = ms.get(None, tr_id, "payment")
     status = payment["status"]
     if status in FINAL:
@@ -173,9 +179,14 @@ def settle(ms: MollieState, tr_id: str, outcome: str, method: str | None) -> JSO
         if payment["sequenceType"] == "first":
             from donate.sandbox.mollie_recurring import mandate_from_payment
 
-            payment["mandateId"] = mandate_from_payment(ms, payment)["id"]
+            payment["mandateId"] = mandate_from_payment(ms, payment, expiry)["id"]
     else:
         payment["amountRemaining"] = mollie_amount(0, payment["amount"]["currency"])
+        if outcome == "failed" and payment["method"] == "directdebit":
+            payment["details"] = _details("directdebit") | {
+                "bankReasonCode": "AM04",
+                "bankReason": "Insufficient funds",
+            }
     ms.notify(payment)
     return payment
 

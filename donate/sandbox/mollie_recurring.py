@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 
@@ -74,10 +75,35 @@ def _mandate(
     return ms.add(ms.owner[customer["id"]], mandate)
 
 
-def mandate_from_payment(ms: MollieState, payment: JSON) -> JSON:
-    """A paid first payment leaves a valid SEPA mandate, whatever its method (as on Mollie)."""
+def mandate_from_payment(
+    ms: MollieState, payment: JSON, expiry: tuple[int, int] | None = None
+) -> JSON:
+    """A paid first payment leaves a valid mandate: a card one for a card payment, a SEPA
+    direct debit one for iDEAL, Bancontact or a debit (as on Mollie)."""
     customer = ms.objects[payment["customerId"]]
-    return _mandate(ms, customer, "directdebit", "Sandbox Donor", "NL55INGB0000000000", None)
+    if payment["method"] != "creditcard":
+        return _mandate(ms, customer, "directdebit", "Sandbox Donor", "NL55INGB0000000000", None)
+    month, year = expiry or (12, 2034)
+    last_day = calendar.monthrange(year, month)[1]
+    mandate: JSON = {
+        "resource": "mandate",
+        "id": new_id("mdt_", 10),
+        "mode": customer["mode"],
+        "status": "valid",
+        "method": "creditcard",
+        "details": {
+            "cardHolder": "Sandbox Donor",
+            "cardNumber": "4242",
+            "cardLabel": "Visa",
+            "cardFingerprint": "sandboxFp4242",
+            "cardExpiryDate": dt.date(year, month, last_day).isoformat(),
+        },
+        "mandateReference": None,
+        "signatureDate": _today().isoformat(),
+        "createdAt": iso(),
+        "customerId": customer["id"],
+    }
+    return ms.add(ms.owner[customer["id"]], mandate)
 
 
 def revoke_mandate(mandate: JSON) -> None:
@@ -142,12 +168,17 @@ def create_subscription(ms: MollieState, customer: JSON, data: JSON) -> JSON:
     return ms.add(ms.owner[customer["id"]], subscription)
 
 
-def update_subscription(sub: JSON, data: JSON) -> JSON:
+def update_subscription(ms: MollieState, sub: JSON, data: JSON) -> JSON:
     if sub["status"] != "active":
         raise MollieApiError(422, "The subscription is not active")
     if "amount" in data:
         amount = amount_param(data)
         sub["amount"] = mollie_amount(amount.minor, amount.currency)
+    if "mandateId" in data:
+        mandate = ms.objects.get(str(data["mandateId"])) or {}
+        usable = mandate.get("resource") == "mandate" and mandate.get("status") == "valid"
+        if not usable or mandate.get("customerId") != sub["customerId"]:
+            raise MollieApiError(422, "The mandate is invalid", "mandateId")
     for key in ("description", "interval", "webhookUrl", "metadata", "times", "mandateId"):
         if key in data:
             sub[key] = data[key]
@@ -186,6 +217,9 @@ def renew(ms: MollieState, sub_id: str, outcome: str) -> JSON:
 
     payment = create_payment(ms, caller, data)
     payment["mode"] = sub["mode"]
+    mandate = ms.objects.get(str(payment.get("mandateId")))
+    if mandate is not None:  # the debit uses the mandate's method (card or SEPA)
+        payment["method"] = mandate["method"]
     if outcome != "pending":
         settle(ms, payment["id"], outcome, None)
     if sub["timesRemaining"] is not None:

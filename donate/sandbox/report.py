@@ -20,7 +20,8 @@ def _stripe_status(cs: JSON, pi: JSON | None) -> str:
 
 
 def _stripe_payment(st: StripeState, account: str, cs: JSON) -> JSON:
-    pi = st.objects.get(cs["payment_intent"] or "")
+    # A subscription session's payment is its first invoice's PaymentIntent.
+    pi = st.objects.get(cs["payment_intent"] or st.invoice_pi.get(cs.get("invoice") or "", ""))
     ch = st.objects.get(pi["latest_charge"] or "") if pi else None
     disputes = [d for d in st.all(account, "dispute") if ch and d["charge"] == ch["id"]]
     fee = app_fee = 0
@@ -55,10 +56,32 @@ def _stripe_payment(st: StripeState, account: str, cs: JSON) -> JSON:
         "metadata": {**cs["metadata"], **(pi["metadata"] if pi else {})},
         "mode": cs["mode"],
         "subscription_id": cs["subscription"],
+        "invoice_id": cs.get("invoice"),
+        "sequence_type": cs.get("sequence_type")
+        or ("first" if cs["mode"] == "subscription" else "oneoff"),
         "payout_id": st.paid_out.get(st.objects[ch["id"]]["balance_transaction"] or "")
         if ch
         else None,
         "created": cs["created"],
+    }
+
+
+def _renewal_view(st: StripeState, inv: JSON) -> JSON:
+    """A renewal invoice seen as the session-shaped record ``_stripe_payment`` reads."""
+    details = inv["parent"]["subscription_details"]
+    return {
+        "id": inv["id"],
+        "payment_intent": st.invoice_pi[inv["id"]],
+        "amount_total": inv["amount_due"],
+        "currency": inv["currency"],
+        "status": "complete",
+        "payment_status": "paid" if inv["status"] == "paid" else "unpaid",
+        "metadata": dict(details["metadata"]),
+        "mode": "subscription",
+        "subscription": details["subscription"],
+        "invoice": inv["id"],
+        "sequence_type": "recurring",
+        "created": inv["created"],
     }
 
 
@@ -69,6 +92,9 @@ def ledger_report(ledger: Ledger) -> JSON:
     for account in [PLATFORM, *st.connected_accounts()]:
         for cs in reversed(st.all(account, "checkout.session")):
             payments.append(_stripe_payment(st, account, cs))
+        for inv in reversed(st.all(account, "invoice")):
+            if inv["billing_reason"] != "subscription_create" and inv["id"] in st.invoice_pi:
+                payments.append(_stripe_payment(st, account, _renewal_view(st, inv)))
         for po in reversed(st.all(account, "payout")):
             payouts.append(
                 {

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from donate.sandbox import stripe_checkout, stripe_money
+from donate.sandbox import stripe_billing_api, stripe_checkout, stripe_money
 from donate.sandbox.formcodec import FormError, parse_form
 from donate.sandbox.idempotency import KeyReused, Stored, fingerprint
 from donate.sandbox.ledger import Ledger
@@ -41,6 +41,12 @@ RESOURCES = {
     "customers": "customer",
     "subscriptions": "subscription",
     "invoices": "invoice",
+    "invoice_payments": "invoice_payment",
+    "prices": "price",
+    "products": "product",
+    "payment_methods": "payment_method",
+    "mandates": "mandate",
+    "billing_portal/sessions": "billing_portal.session",
 }
 
 
@@ -145,7 +151,7 @@ def _dispatch(st: StripeState, account: str, method: str, path: str, params: JSO
     parts = parts[1:]
     resource, rest = (
         ("/".join(parts[:2]), parts[2:])
-        if parts[:1] == ["checkout"]
+        if parts[:1] in (["checkout"], ["billing_portal"])
         else ("/".join(parts[:1]), parts[1:])
     )
     route = (method, resource, len(rest))
@@ -159,6 +165,16 @@ def _dispatch(st: StripeState, account: str, method: str, path: str, params: JSO
         items = st.session_items.get(rest[0], [])
         url = f"/v1/checkout/sessions/{rest[0]}/line_items"
         return list_response(items, params, url)
+    if route == ("POST", "subscriptions", 1):
+        sub = st.get(account, rest[0], "subscription")
+        return stripe_billing_api.update_subscription(st, account, sub, params)
+    if route == ("DELETE", "subscriptions", 1):
+        sub = st.get(account, rest[0], "subscription")
+        return stripe_billing_api.cancel_subscription(st, account, sub, params)
+    if route == ("POST", "prices", 0):
+        return stripe_billing_api.create_price(st, account, params)
+    if route == ("POST", "billing_portal/sessions", 0):
+        return stripe_billing_api.create_portal_session(st, account, params)
     if route == ("POST", "refunds", 0):
         return _create_refund(st, account, params)
     if route == ("POST", "accounts", 0):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from donate.domain.money import check_currency
+from donate.sandbox import stripe_billing_objects as bo
 from donate.sandbox import stripe_objects as so
 from donate.sandbox.stripe_money import record_charge_balance
 from donate.sandbox.stripe_state import PLATFORM, StripeApiError, StripeState
@@ -83,6 +85,13 @@ def create_session(st: StripeState, account: str, params: JSON) -> JSON:
     pi_data = params.get("payment_intent_data") or {}
     if not isinstance(pi_data, dict):
         raise StripeApiError(400, "Invalid payment_intent_data", param="payment_intent_data")
+    if mode == "subscription" and pi_data:
+        raise StripeApiError(
+            400,
+            "You can not pass `payment_intent_data` in `subscription` mode.",
+            param="payment_intent_data",
+        )
+    sub_data = _subscription_data(params, account, mode)
     fee = pi_data.get("application_fee_amount")
     if fee not in (None, ""):
         if account == PLATFORM or mode != "payment":
@@ -121,9 +130,43 @@ def create_session(st: StripeState, account: str, params: JSON) -> JSON:
         expires_at=expires_at,
     )
     st.add(account, cs)
+    for item in items:  # inline price_data: Stripe creates the (hidden) Price and Product
+        price = item["price"]
+        product = st.add(account, bo.product(str(item["description"])))
+        price["product"] = product["id"]
+        st.add(account, price)
     st.session_pi_data[cs["id"]] = pi_data
+    st.session_sub_data[cs["id"]] = sub_data
     st.session_items[cs["id"]] = items
     return cs
+
+
+def _subscription_data(params: JSON, account: str, mode: str) -> JSON:
+    data = params.get("subscription_data") or {}
+    if not isinstance(data, dict):
+        raise StripeApiError(400, "Invalid subscription_data", param="subscription_data")
+    if data and mode != "subscription":
+        raise StripeApiError(
+            400,
+            "You can only pass `subscription_data` in `subscription` mode.",
+            param="subscription_data",
+        )
+    pct = data.get("application_fee_percent")
+    if pct not in (None, ""):
+        param = "subscription_data[application_fee_percent]"
+        if account == PLATFORM:
+            raise StripeApiError(
+                400, "application_fee_percent needs a connected account", param=param
+            )
+        try:
+            value = Decimal(str(pct))
+        except InvalidOperation:
+            raise StripeApiError(400, f"Invalid decimal: {pct}", param=param) from None
+        if not 0 <= value <= 100 or value != value.quantize(Decimal("0.01")):
+            raise StripeApiError(
+                400, "application_fee_percent must be 0 to 100 with 2 decimals", param=param
+            )
+    return data
 
 
 def expire_session(st: StripeState, account: str, cs: JSON) -> JSON:
@@ -143,7 +186,13 @@ def expire_session(st: StripeState, account: str, cs: JSON) -> JSON:
     return cs
 
 
-def settle(st: StripeState, cs_id: str, outcome: str, method: str | None) -> JSON:
+def settle(
+    st: StripeState,
+    cs_id: str,
+    outcome: str,
+    method: str | None,
+    expiry: tuple[int, int] | None = None,
+) -> JSON:
     """What the payer does on the hosted page; emits the events Stripe would."""
     found = st.find(cs_id)
     if found is None or found[1]["object"] != "checkout.session":
@@ -154,6 +203,10 @@ def settle(st: StripeState, cs_id: str, outcome: str, method: str | None) -> JSO
     if cs["payment_status"] in ("paid", "no_payment_required"):
         raise SettleRefused(f"{cs_id} is already paid")
     pi = st.objects[cs["payment_intent"]] if cs["payment_intent"] else None
+    if cs["status"] == "complete" and cs["mode"] == "subscription":
+        from donate.sandbox.stripe_billing import settle_session
+
+        return settle_session(st, account, cs, outcome)
     if cs["status"] == "complete":  # asynchronous payment (SEPA) waiting for its result
         assert pi is not None
         if outcome == "paid":
@@ -175,7 +228,7 @@ def settle(st: StripeState, cs_id: str, outcome: str, method: str | None) -> JSO
     if cs["mode"] == "subscription":
         from donate.sandbox.stripe_billing import start_subscription
 
-        return start_subscription(st, account, cs, outcome, chosen)
+        return start_subscription(st, account, cs, outcome, chosen, expiry)
     pi = _attempt(st, account, cs, pi, chosen)
     if outcome == "failed":
         _fail(st, account, pi)  # the session stays open: the payer may try again

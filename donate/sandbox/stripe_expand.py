@@ -20,8 +20,10 @@ _FIELD_FILTERS: dict[str, tuple[str, ...]] = {
     "balance_transaction": ("type", "source", "currency"),
     "payout": ("status",),
     "customer": ("email",),
-    "subscription": ("customer", "status"),
-    "invoice": ("customer", "subscription", "status"),
+    "subscription": ("customer",),
+    "invoice": ("customer", "status"),
+    "invoice_payment": ("invoice", "status"),
+    "payment_method": ("customer", "type"),
     "application_fee": ("charge",),
     "event": (),
 }
@@ -60,11 +62,50 @@ def filtered(st: StripeState, account: str, kind: str, params: JSON) -> list[JSO
     for name in _FIELD_FILTERS.get(kind, ()):
         if params.get(name):
             items = [o for o in items if o.get(name) == params[name]]
+    if kind in _SPECIAL:
+        items = _SPECIAL[kind](items, params)
     if "created" in params:
         items = [o for o in items if _created_ok(o, params["created"])]
     if kind == "event":
         items = _event_filters(items, params)
     return items
+
+
+def _subscription_filters(items: list[JSON], params: JSON) -> list[JSON]:
+    """Without ``status`` Stripe lists every subscription but the canceled ones."""
+    status = params.get("status")
+    if status == "all":
+        return items
+    if status:
+        return [o for o in items if o["status"] == status]
+    return [o for o in items if o["status"] not in ("canceled", "incomplete_expired")]
+
+
+def _invoice_filters(items: list[JSON], params: JSON) -> list[JSON]:
+    sub = params.get("subscription")
+    if not sub:
+        return items
+    return [
+        o
+        for o in items
+        if (o["parent"] or {}).get("subscription_details", {}).get("subscription") == sub
+    ]
+
+
+def _invoice_payment_filters(items: list[JSON], params: JSON) -> list[JSON]:
+    payment = params.get("payment")
+    if not isinstance(payment, dict):
+        return items
+    kind = payment.get("type", "payment_intent")
+    ref = payment.get(kind)
+    return [o for o in items if o["payment"]["type"] == kind and o["payment"].get(kind) == ref]
+
+
+_SPECIAL = {
+    "subscription": _subscription_filters,
+    "invoice": _invoice_filters,
+    "invoice_payment": _invoice_payment_filters,
+}
 
 
 def _event_filters(items: list[JSON], params: JSON) -> list[JSON]:
@@ -159,6 +200,9 @@ def _virtual(st: StripeState, account: str, node: JSON, key: str) -> JSON | None
     if kind == "charge" and key == "refunds":
         refunds = [r for r in st.all(account, "refund") if r["charge"] == oid]
         return empty_list(f"/v1/charges/{oid}/refunds", refunds)
+    if kind == "invoice" and key == "payments":
+        found = [p for p in st.all(account, "invoice_payment") if p["invoice"] == oid]
+        return empty_list(f"/v1/invoices/{oid}/payments", found)
     if kind == "checkout.session" and key == "line_items":
         items = st.session_items.get(oid, [])
         return empty_list(f"/v1/checkout/sessions/{oid}/line_items", items)

@@ -69,6 +69,10 @@ class StripeState:
     )
     session_pi_data: dict[str, JSON] = field(default_factory=dict)  # cs → payment_intent_data
     session_items: dict[str, list[JSON]] = field(default_factory=dict)
+    session_sub_data: dict[str, JSON] = field(default_factory=dict)  # cs → subscription_data
+    invoice_pi: dict[str, str] = field(default_factory=dict)  # in → its payment intent
+    mandates: dict[str, str] = field(default_factory=dict)  # pm (sepa_debit) → mandate
+    invoice_count: int = 0
     paid_out: dict[str, str] = field(default_factory=dict)  # txn → po that paid it out
     payout_txns: dict[str, list[str]] = field(default_factory=dict)
     request: RequestInfo = field(default_factory=RequestInfo)
@@ -117,7 +121,9 @@ class StripeState:
 
     # --- events --------------------------------------------------------------------------------
 
-    def emit(self, account: str, etype: str, obj: JSON) -> JSON:
+    def emit(self, account: str, etype: str, obj: JSON, previous: JSON | None = None) -> JSON:
+        """Record an event (a snapshot of ``obj`` now); ``previous``: the changed attributes'
+        old values, Stripe's ``data.previous_attributes`` of ``*.updated`` events."""
         url = self.config.stripe_webhook_url
         evt = so.event(
             etype,
@@ -126,6 +132,8 @@ class StripeState:
             self.request.to_json(),
             pending=1 if url else 0,
         )
+        if previous is not None:
+            evt["data"]["previous_attributes"] = snapshot(previous)
         self.add(account, evt)
         if url:
             body = json.dumps(evt, indent=2).encode()

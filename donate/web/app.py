@@ -14,7 +14,19 @@ from starlette.routing import BaseRoute
 from donate.bootstrap import build_runtime
 from donate.services.runtime import Runtime
 from donate.settings import Settings
-from donate.web import api_org, api_public, health, openapi, return_page, webhook_routes
+from donate.web import (
+    api_org,
+    api_payouts,
+    api_public,
+    api_receipts,
+    assets,
+    campaign_pages,
+    embed,
+    health,
+    openapi,
+    return_page,
+    webhook_routes,
+)
 from donate.web.middleware import RequestIdMiddleware
 from donate.web.problems import EXCEPTION_HANDLERS
 from donate.web.state import AppState
@@ -26,8 +38,13 @@ def all_routes() -> list[BaseRoute]:
         *health.routes,
         *api_public.routes,
         *api_org.routes,
+        *api_payouts.routes,
+        *api_receipts.routes,
         *webhook_routes.routes,
         *return_page.routes,
+        *campaign_pages.routes,
+        *embed.routes,
+        *assets.routes,
         *openapi.routes,
     ]
 

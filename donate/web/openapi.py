@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from donate.web import api_receipts
 from donate.web.schemas import CheckoutBody, RefundBody
 
 
@@ -153,6 +154,7 @@ def build_document() -> dict[str, Any]:
 
 
 _DOCUMENT = build_document()
+_DOCUMENT["paths"].update(api_receipts.OPENAPI_PATHS)
 
 
 async def openapi(request: Request) -> JSONResponse:

@@ -15,7 +15,7 @@ from donate.db import donations as donations_db
 from donate.db import events as events_db
 from donate.db import orgs as orgs_db
 from donate.providers.base import ConnectedAccount, ProviderNotFound
-from donate.services import payments
+from donate.services import payments, payouts
 from donate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,17 @@ async def process_event(rt: Runtime, event_row_id: int) -> str:
 
     outcome = "ignored"
     ref = (payment.checkout_id or payment.provider_payment_id) if payment else event.payment_ref
-    if account is not None and ref:
+    if event.event_type.startswith("payout.") and payment is None:
+        if org_id is not None:
+            # The payout's lines are fetched by the sync job (retried on its own).
+            await payouts.request_sync(
+                rt, org_id, event.provider,
+                payout_id=event.object_id, dedup_key=f"{payouts.TASK}:{event.event_id}",
+            )  # fmt: skip
+            outcome = "payout sync requested"
+        else:
+            outcome = "not ours"
+    elif account is not None and ref:
         try:
             snap = await rt.provider(event.provider).fetch_payment(account, ref)
         except ProviderNotFound:

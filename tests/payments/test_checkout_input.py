@@ -155,3 +155,28 @@ async def test_idempotency_key_replays_a_refusal_too(pf: Platform) -> None:
     again = await pf.app.post("/api/v1/checkouts", json=body, headers={"Idempotency-Key": key})
     assert _problem(first) == _problem(again)
     assert "amount_minor" in _problem(again)
+
+
+async def test_stale_idempotency_claims_are_taken_over_and_old_keys_purged(pf: Platform) -> None:
+    from donate.db import idempotency
+
+    async with pf.runtime.pool.acquire() as conn:
+        first = await idempotency.claim(conn, "test", "dead-request", "h1")
+        assert first.fresh
+        # A request that died mid-way leaves an unanswered claim: after 5 minutes it is free.
+        assert not (await idempotency.claim(conn, "test", "dead-request", "h2")).fresh
+        await conn.execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '6 minutes' "
+            "WHERE key = 'dead-request'"
+        )
+        assert (await idempotency.claim(conn, "test", "dead-request", "h2")).fresh
+        await idempotency.complete(conn, "test", "dead-request", 201, {"ok": True})
+        await conn.execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' "
+            "WHERE key = 'dead-request'"
+        )
+        assert await idempotency.purge(conn) >= 1
+        assert (
+            await conn.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'dead-request'")
+            == 0
+        )

@@ -300,3 +300,12 @@ async def test_a_malformed_payment_id_is_not_found(provider: MollieProvider) -> 
     account = ConnectedAccount(provider="mollie", account_id="org_1", access_token="test_abc")
     with pytest.raises(ProviderNotFound):
         await provider.fetch_payment(account, "cs_stripe")
+
+
+def test_subscription_webhook_names_the_subscription() -> None:
+    from donate.providers.mollie import MollieProvider
+
+    notice = MollieProvider().parse_webhook(b"id=sub_8JfGzs6v3K", {})
+    assert (notice.subscription_id, notice.payment_ref) == ("sub_8JfGzs6v3K", None)
+    payment = MollieProvider().parse_webhook(b"id=tr_WDqYK6vllg", {})
+    assert payment.subscription_id is None

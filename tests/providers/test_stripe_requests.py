@@ -140,11 +140,28 @@ async def test_long_idempotency_keys_are_hashed_deterministically(
     assert len(first) <= 255
 
 
-async def test_recurring_gifts_are_refused_for_now(wire: tuple[StripeProvider, Recorder]) -> None:
+async def test_recurring_gifts_open_checkout_in_subscription_mode(
+    wire: tuple[StripeProvider, Recorder],
+) -> None:
     provider, recorder = wire
-    with pytest.raises(ProviderRejected, match="monthly"):
-        await provider.create_checkout(ACCOUNT, _request(frequency="monthly"))
-    assert recorder.requests == []
+    session = stripe_object("checkout.session") | {"mode": "subscription", "payment_intent": None}
+    recorder.handler = lambda request: _json(session)
+    checkout = await provider.create_checkout(ACCOUNT, _request(frequency="yearly"))
+    assert checkout.payment_id is None
+    (sent,) = recorder.requests
+    form = _form(sent)
+    assert sent.headers["Stripe-Account"] == "acct_1Assoc"
+    assert form["mode"] == "subscription"
+    assert form["line_items[0][price_data][recurring][interval]"] == "year"
+    assert form["line_items[0][price_data][unit_amount]"] == "2500"
+    assert form["subscription_data[application_fee_percent]"] == "8.0"  # 200 of 2500
+    assert form["subscription_data[metadata][donation_id]"] == "don_1"
+    assert form["subscription_data[metadata][frequency]"] == "yearly"
+    assert not any(k.startswith("payment_intent_data") for k in form)
+    assert "submit_type" not in form
+    with pytest.raises(ProviderRejected, match="weekly"):
+        await provider.create_checkout(ACCOUNT, _request(frequency="weekly"))
+    assert len(recorder.requests) == 1
 
 
 async def test_fetch_by_session_expands_and_lists_refunds_and_disputes(

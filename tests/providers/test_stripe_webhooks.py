@@ -150,3 +150,63 @@ def test_payment_ref_of_each_object_kind(
     assert notice.object_id == obj["id"]
     assert notice.payment_ref == ref
     assert notice.account is None
+
+
+def test_invoice_events_name_their_payment_and_subscription() -> None:
+    provider = StripeProvider("sk_test_x", WEBHOOK_SECRET)
+    invoice = {
+        "id": "in_1Renewal",
+        "object": "invoice",
+        "billing_reason": "subscription_cycle",
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {
+                "subscription": "sub_1Plan",
+                "metadata": {"donation_id": "don_9"},
+            },
+        },
+    }
+    notice = provider.parse_webhook(*signed(stripe_event(invoice, "invoice.paid")))
+    assert (notice.object_id, notice.payment_ref) == ("in_1Renewal", "in_1Renewal")
+    assert (notice.subscription_id, notice.donation_id) == ("sub_1Plan", "don_9")
+    expanded = invoice | {
+        "payments": {
+            "object": "list",
+            "data": [
+                {
+                    "is_default": True,
+                    "payment": {"type": "payment_intent", "payment_intent": "pi_3X"},
+                }
+            ],
+        }
+    }
+    assert (
+        provider.parse_webhook(*signed(stripe_event(expanded, "invoice.paid"))).payment_ref
+        == "pi_3X"
+    )
+    legacy = {
+        "id": "in_1Old",
+        "object": "invoice",
+        "payment_intent": "pi_3Old",
+        "subscription": "sub_1Old",
+    }
+    old = provider.parse_webhook(*signed(stripe_event(legacy, "invoice.payment_failed")))
+    assert (old.payment_ref, old.subscription_id) == ("pi_3Old", "sub_1Old")
+    inpay = {
+        "id": "inpay_1",
+        "object": "invoice_payment",
+        "invoice": "in_1Renewal",
+        "payment": {"type": "payment_intent", "payment_intent": "pi_3Y"},
+    }
+    assert (
+        provider.parse_webhook(*signed(stripe_event(inpay, "invoice_payment.paid"))).payment_ref
+        == "pi_3Y"
+    )
+    sub = {"id": "sub_1Plan", "object": "subscription", "metadata": {"donation_id": "don_9"}}
+    deleted = provider.parse_webhook(*signed(stripe_event(sub, "customer.subscription.deleted")))
+    assert (deleted.object_id, deleted.subscription_id, deleted.payment_ref) == (
+        "sub_1Plan",
+        "sub_1Plan",
+        None,
+    )
+    assert deleted.donation_id == "don_9"

@@ -159,3 +159,50 @@ async def test_recurring_first_payment_mandate_subscription_renewal(
     assert canceled.status == "canceled"
     await sandbox.drain()
     assert f"id={renewal.id}".encode() in _hooks(receiver)
+
+
+async def test_recurring_card_mandate_failed_renewal_update_and_cancel(
+    sandbox: Sandbox, receiver: Receiver
+) -> None:
+    mollie = sandbox.mollie()
+    customer = mollie.customers.create({"name": "Ada", "email": "ada@example.org"})
+    first = mollie.payments.create(
+        _payment_data(receiver, sequenceType="first", customerId=customer.id)
+    )
+    resp = await sandbox.control(
+        "settle", {"id": first.id, "outcome": "paid", "method": "card", "card_expiry": "04/2028"}
+    )
+    assert resp.status_code == 200, resp.text
+    paid_first = mollie.payments.get(first.id)
+    (mandate,) = list(customer.mandates.list())
+    assert paid_first.mandate_id == mandate.id and mandate.method == "creditcard"
+    assert mandate.details["cardExpiryDate"] == "2028-04-30"
+    sub_hook = f"{receiver.url}/webhooks/mollie-sub"
+    sub = customer.subscriptions.create(
+        {
+            "amount": {"currency": "EUR", "value": "10.00"},
+            "interval": "1 month",
+            "description": "Don mensuel",
+            "webhookUrl": sub_hook,
+            "startDate": "2031-01-15",
+        }
+    )
+    resp = await sandbox.control("renew", {"subscription_id": sub.id, "outcome": "failed"})
+    failed = mollie.payments.get(resp.json()["id"])
+    assert failed.status == "failed" and failed.subscription_id == sub.id
+    assert failed.method == "creditcard" and failed.sequence_type == "recurring"
+    assert customer.subscriptions.get(sub.id).status == "active"  # Mollie does not retry
+    updated = customer.subscriptions.update(
+        sub.id, {"amount": {"currency": "EUR", "value": "12.50"}, "interval": "12 months"}
+    )
+    assert updated.amount == {"currency": "EUR", "value": "12.50"}
+    assert updated.interval == "12 months"
+    with pytest.raises(UnprocessableEntityError):
+        customer.subscriptions.update(sub.id, {"mandateId": "mdt_unknown00"})
+    resp = await sandbox.control("renew", {"subscription_id": sub.id, "outcome": "paid"})
+    assert resp.json()["amount"] == {"currency": "EUR", "value": "12.50"}
+    canceled = customer.subscriptions.delete(sub.id)
+    assert canceled.status == "canceled" and canceled.next_payment_date is None
+    await sandbox.drain()
+    ids = [r.body for r in receiver.of("/webhooks/mollie-sub")]
+    assert ids == [f"id={failed.id}".encode(), f"id={resp.json()['id']}".encode()]

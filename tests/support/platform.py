@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -147,6 +151,23 @@ class Platform:
                 uuid.UUID(campaign_id or self.campaign_id),
             )
         return total
+
+
+@dataclass(frozen=True)
+class SmtpOutbox:
+    """The test SMTP sink: its URL and the folder where each message lands as a .eml file."""
+
+    url: str
+    folder: Path
+
+    def messages(self, to: str | None = None) -> list[EmailMessage]:
+        found = []
+        for path in sorted(self.folder.glob("*.eml")):
+            msg = message_from_bytes(path.read_bytes(), _class=EmailMessage, policy=default)
+            assert isinstance(msg, EmailMessage)
+            if to is None or msg["To"] == to:
+                found.append(msg)
+        return found
 
 
 @dataclass(frozen=True)
