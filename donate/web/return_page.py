@@ -55,9 +55,12 @@ async def donation_return(request: Request) -> HTMLResponse:
     lang = negotiate_locale(request.headers.get("accept-language"), supported=("fr", "en"))
     messages = _MESSAGES[lang]
     text = messages.get(donation.status, messages["other"])
+    # While the result is unknown (SEPA, a slow webhook) the page polls, without JavaScript:
+    # each reload re-fetches the payment and converges the donation.
+    refresh = '<meta http-equiv="refresh" content="3">' if donation.status == "pending" else ""
     return HTMLResponse(
         f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="viewport" content="width=device-width,initial-scale=1">{refresh}
 <title>{html.escape(text)}</title>
 </head><body><main><h1>{html.escape(text)}</h1>
 <p data-status="{html.escape(donation.status)}"></p></main></body></html>""",

@@ -130,3 +130,15 @@ async def test_dropped_webhook_is_caught_up_by_the_return_page(
     again = await pf.app.get(f"/donations/{co.donation_id}/return")
     assert again.status_code == 200
     assert await pf.totals() == (before[0] + 3300, before[1] + 1)
+
+
+async def test_return_page_polls_while_pending_and_stops_once_settled(
+    pf: Platform, redis: ArqRedis
+) -> None:
+    co = await pf.checkout("stripe")
+    page = await pf.app.get(f"/donations/{co.donation_id}/return")
+    assert 'http-equiv="refresh"' in page.text
+    await pf.settle(co.checkout_id, "paid")
+    page = await pf.app.get(f"/donations/{co.donation_id}/return")
+    assert 'data-status="paid"' in page.text
+    assert 'http-equiv="refresh"' not in page.text
