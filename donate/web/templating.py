@@ -17,11 +17,12 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 
 from donate.domain.money import Money
 from donate.i18n import format_date, format_money, negotiate_locale
-from donate.web.assets import asset_url
+from donate.web.assets import asset_url, inline_style
 
 LANGUAGES: tuple[str, ...] = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
@@ -75,6 +76,8 @@ def environment(lang: str) -> Environment:
     env.filters["money"] = money
     env.filters["date"] = date
     env.globals["asset"] = asset_url
+    # Our own stylesheet, read from the package: trusted text, not user input.
+    env.globals["inline_style"] = lambda name: Markup(inline_style(name))  # noqa: S704
     env.globals["lang"] = lang
     env.globals["languages"] = LANGUAGES
     return env

@@ -88,8 +88,10 @@ async def test_embed_document_headers_and_unknown_campaigns(pf: Platform) -> Non
 
 
 async def test_hashed_assets(pf: Platform) -> None:
-    page = (await pf.app.get(f"/embed/{pf.campaign_id}")).text
-    paths = re.findall(r'"(/widget/v1/[0-9a-f]{12}/(?:embed\.js|donate\.css))"', page)
+    embed = await pf.app.get(f"/embed/{pf.campaign_id}")
+    campaign_page = (await pf.app.get(f"/c/{pf.org}/{pf.seeded['campaigns'][0]['slug']}")).text
+    paths = re.findall(r'"(/widget/v1/[0-9a-f]{12}/embed\.js)"', embed.text)
+    paths += re.findall(r'"(/widget/v1/[0-9a-f]{12}/donate\.css)"', campaign_page)
     assert len(paths) == 2
     for path in paths:
         r = await pf.app.get(path, headers={"Accept-Encoding": "gzip"})
@@ -97,3 +99,11 @@ async def test_hashed_assets(pf: Platform) -> None:
         assert r.headers["content-encoding"] == "gzip"
         assert "immutable" in r.headers["cache-control"]
     assert (await pf.app.get("/widget/v1/000000000000/embed.js")).status_code == 404
+    # The iframe inlines the stylesheet (one response before its first paint); its CSP allows
+    # exactly that text, by hash, and no other inline style.
+    inline = re.search(r"<style>(.*?)</style>", embed.text, re.S)
+    assert inline is not None
+    css = (await pf.app.get(paths[1])).text
+    assert inline.group(1) == css
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    assert f"style-src 'self' 'sha256-{digest}'" in embed.headers["content-security-policy"]
