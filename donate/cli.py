@@ -71,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         traces_sample_rate=settings.sentry_traces_sample_rate,
     )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_gc=True),
         host=args.host,
         port=args.port,
         loop="uvloop",

@@ -54,3 +54,19 @@ async def test_stores_down_at_start_then_recover(services: dict[str, str]) -> No
             redis_proc.terminate()
             await redis_proc.wait()
     await drop_database(services, missing_db)
+
+
+async def test_production_server_freezes_startup_objects(
+    db_url: str, services: dict[str, str]
+) -> None:
+    """``donate serve`` keeps start-up objects out of full collections (tail latency)."""
+    import gc
+
+    gc.unfreeze()
+    try:
+        app = create_app(make_settings(db_url, services["redis"]), freeze_gc=True)
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+            assert (await http.get("/readyz")).status_code == 200
+            assert gc.get_freeze_count() > 10_000  # modules, SDKs, templates, the pool
+    finally:
+        gc.unfreeze()
