@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     outbox_stale_after_s: int = Field(default=120, ge=5)
     outbox_max_attempts: int = Field(default=8, ge=1)
 
+    # Integrator webhooks (docs/webhooks.md): per-attempt timeout, and retries with
+    # exponential backoff (base × 2^n, capped, ±20 % jitter) for a window of 3 days.
+    integrator_webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    integrator_webhook_retry_base_s: float = Field(default=30.0, ge=0)
+    integrator_webhook_retry_max_delay_s: float = Field(default=6 * 3600.0, ge=0)
+    integrator_webhook_retry_window_s: float = Field(default=3 * 86400.0, ge=0)
+
     sandbox_enabled: bool = False  # the provider sandbox; refused in production
 
     @field_validator("database_url")

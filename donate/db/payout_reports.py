@@ -3,7 +3,10 @@ streaming: a cursor, so the caller must hold a transaction), and gifts still in 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import fields
 from datetime import date
 from typing import Any, Literal
 from uuid import UUID
@@ -17,34 +20,39 @@ _UNMATCHED = "l.donation_id IS NULL AND l.kind IN ('payment', 'refund', 'dispute
 _PARIS_DAY = "(coalesce(l.occurred_at, po.created_at) AT TIME ZONE 'Europe/Paris')::date"
 _PAYOUT_DAY = "coalesce(po.arrival_date, (po.created_at AT TIME ZONE 'Europe/Paris')::date)"
 
+# Columns in ``ReportLine`` field order: rows become lines positionally (a million of them
+# for a year's report), and ``_check_columns`` holds the order.
 _GIFT_COLUMNS = """
     d.id::text AS donation_id, d.amount_minor AS donation_amount_minor,
-    d.status AS donation_status, coalesce(d.anonymous, false) AS anonymous,
-    coalesce(d.tip_minor, 0) AS tip_minor, coalesce(d.platform_fee_minor, 0) AS platform_fee_minor,
-    c.kind AS campaign_kind, c.title AS campaign_title,
+    d.status AS donation_status, {method} AS method,
+    c.kind AS campaign_kind, c.title AS campaign_title, coalesce(d.anonymous, false) AS anonymous,
     coalesce(dn.first_name, '') AS first_name, coalesce(dn.last_name, '') AS last_name,
     coalesce(dn.email, '') AS email, dn.company_name, dn.siren::text AS siren,
-    (SELECT string_agg(r.number, ', ' ORDER BY r.number)
-       FROM receipt_donations rd JOIN receipts r ON r.id = rd.receipt_id
-      WHERE rd.donation_id = d.id AND r.status = 'issued') AS receipt_number"""
+    rc.number AS receipt_number, coalesce(d.tip_minor, 0) AS tip_minor,
+    coalesce(d.platform_fee_minor, 0) AS platform_fee_minor"""
+# A gift has at most one live receipt link (unique partial index), so a join, not a subquery
+# per row: the planner may hash it for a year's report.
+_RECEIPT_JOIN = """
+LEFT JOIN (receipt_donations rd JOIN receipts rc ON rc.id = rd.receipt_id AND rc.status = 'issued')
+       ON rd.donation_id = d.id AND rd.active"""
 
+_PAID_METHOD = """(SELECT p.method FROM payments p WHERE p.donation_id = d.id AND p.status = 'paid'
+         ORDER BY p.created_at DESC LIMIT 1)"""
 _LINES_SELECT = f"""
 SELECT l.provider_line_id AS line_id, l.occurred_at, l.kind, l.source_id, l.payment_ref,
-       l.description, l.gross_minor, l.fee_minor, l.net_minor, l.currency, po.provider,
-       po.provider_payout_id AS payout_ref, po.arrival_date AS payout_date,
-       (SELECT p.method FROM payments p WHERE p.donation_id = d.id AND p.status = 'paid'
-         ORDER BY p.created_at DESC LIMIT 1) AS method,
+       l.description, l.gross_minor, l.fee_minor, l.net_minor, l.currency::text AS currency,
+       po.provider, po.provider_payout_id AS payout_ref, po.arrival_date AS payout_date,
+       {_GIFT_COLUMNS.format(method=_PAID_METHOD)},
        CASE WHEN l.kind = 'application_fee' THEN
-           (SELECT coalesce(sum(d2.tip_minor), 0) FROM payout_lines l2
+           (SELECT coalesce(sum(d2.tip_minor), 0)::bigint FROM payout_lines l2
               JOIN donations d2 ON d2.id = l2.donation_id
              WHERE l2.payout_id = l.payout_id AND l2.kind = 'payment' AND l2.fee_minor = 0)
-       ELSE 0 END AS tip_pool_minor,
-       {_GIFT_COLUMNS}
+       ELSE 0 END AS tip_pool_minor
 FROM payout_lines l
 JOIN payouts po ON po.id = l.payout_id
 LEFT JOIN donations d ON d.id = l.donation_id
 LEFT JOIN campaigns c ON c.id = d.campaign_id
-LEFT JOIN donors dn ON dn.id = d.donor_id
+LEFT JOIN donors dn ON dn.id = d.donor_id{_RECEIPT_JOIN}
 WHERE l.organization_id = $1 AND {_MOVEMENT}
   AND ($2::uuid IS NULL OR l.payout_id = $2)
   AND ($3::date IS NULL OR {_PAYOUT_DAY} >= $3) AND ($4::date IS NULL OR {_PAYOUT_DAY} <= $4)
@@ -73,13 +81,13 @@ _IN_TRANSIT_SQL = f"""
 SELECT p.id::text AS line_id, p.paid_at AS occurred_at, 'payment' AS kind,
        p.provider_payment_id AS source_id, p.provider_payment_id AS payment_ref,
        '' AS description, p.amount_minor AS gross_minor, coalesce(p.fee_minor, 0) AS fee_minor,
-       p.amount_minor - coalesce(p.fee_minor, 0) AS net_minor, p.currency, p.provider,
-       '' AS payout_ref, NULL::date AS payout_date, p.method, 0 AS tip_pool_minor,
-       {_GIFT_COLUMNS}
+       p.amount_minor - coalesce(p.fee_minor, 0) AS net_minor, p.currency::text AS currency,
+       p.provider, '' AS payout_ref, NULL::date AS payout_date,
+       {_GIFT_COLUMNS.format(method="p.method")}, 0 AS tip_pool_minor
 FROM payments p
 JOIN donations d ON d.id = p.donation_id
 JOIN campaigns c ON c.id = d.campaign_id
-JOIN donors dn ON dn.id = d.donor_id
+JOIN donors dn ON dn.id = d.donor_id{_RECEIPT_JOIN}
 WHERE p.organization_id = $1 AND p.status = 'paid'
   AND ($2::date IS NULL OR (p.paid_at AT TIME ZONE 'Europe/Paris')::date >= $2)
   AND ($3::date IS NULL OR (p.paid_at AT TIME ZONE 'Europe/Paris')::date <= $3)
@@ -107,10 +115,36 @@ def _header(r: Any) -> PayoutHeader:
     )
 
 
-def _line(r: Any) -> ReportLine:
-    values = dict(r)
-    values["currency"] = values["currency"].strip()
-    return ReportLine(**values)
+_FIELDS = tuple(f.name for f in fields(ReportLine))
+
+
+def _check_columns(row: Any) -> None:
+    if tuple(row.keys()) != _FIELDS:
+        raise RuntimeError(f"report columns {tuple(row.keys())} are not ReportLine's fields")
+
+
+async def _batches(
+    conn: Conn, sql: str, args: tuple[Any, ...], chunk: int
+) -> AsyncIterator[list[ReportLine]]:
+    """Rows ``chunk`` at a time from a server-side cursor (memory stays flat whatever the
+    size). The next batch is requested before this one is handed over, so PostgreSQL
+    computes it while the caller formats this one."""
+    cursor = await conn.cursor(sql, *args)
+    pending = asyncio.ensure_future(cursor.fetch(chunk))
+    try:
+        rows = await pending
+        if rows:
+            _check_columns(rows[0])
+        while rows:
+            pending = asyncio.ensure_future(cursor.fetch(chunk))
+            await asyncio.sleep(0)  # let the request go out
+            yield [ReportLine(*r) for r in rows]
+            rows = await pending
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
 
 
 async def payout_headers(
@@ -127,6 +161,22 @@ async def payout_headers(
     return [_header(r) for r in rows]
 
 
+def lines_query(
+    org_id: UUID,
+    *,
+    payout_id: UUID | None = None,
+    payout_start: date | None = None,
+    payout_end: date | None = None,
+    line_start: date | None = None,
+    line_end: date | None = None,
+    order: Literal["payout", "time"] = "payout",
+) -> tuple[str, tuple[Any, ...]]:
+    """The movements' query and its arguments (``iter_lines`` runs it; the benchmark COPYs
+    it raw to compare)."""
+    args = (org_id, payout_id, payout_start, payout_end, line_start, line_end)
+    return _LINES_SQL[order], args
+
+
 async def iter_lines(
     conn: Conn,
     org_id: UUID,
@@ -139,16 +189,13 @@ async def iter_lines(
     order: Literal["payout", "time"] = "payout",
     chunk: int = 2000,
 ) -> AsyncIterator[list[ReportLine]]:
-    """Movements in payout then time order, ``chunk`` at a time (a server-side cursor:
-    memory stays flat whatever the size). Call inside a transaction."""
-    batch: list[ReportLine] = []
-    args = (org_id, payout_id, payout_start, payout_end, line_start, line_end)
-    async for r in conn.cursor(_LINES_SQL[order], *args, prefetch=chunk):
-        batch.append(_line(r))
-        if len(batch) >= chunk:
-            yield batch
-            batch = []
-    if batch:
+    """Movements in payout then time order, ``chunk`` at a time. Call inside a
+    transaction."""
+    sql, args = lines_query(
+        org_id, payout_id=payout_id, payout_start=payout_start, payout_end=payout_end,
+        line_start=line_start, line_end=line_end, order=order,
+    )  # fmt: skip
+    async for batch in _batches(conn, sql, args, chunk):
         yield batch
 
 
@@ -156,14 +203,15 @@ async def iter_in_transit(
     conn: Conn, org_id: UUID, *, start: date | None, end: date | None, chunk: int = 2000
 ) -> AsyncIterator[list[ReportLine]]:
     """Paid gifts not yet in any synced payout. Call inside a transaction."""
-    batch: list[ReportLine] = []
-    async for r in conn.cursor(_IN_TRANSIT_SQL, org_id, start, end, prefetch=chunk):
-        batch.append(_line(r))
-        if len(batch) >= chunk:
-            yield batch
-            batch = []
-    if batch:
+    async for batch in _batches(conn, _IN_TRANSIT_SQL, (org_id, start, end), chunk):
         yield batch
+
+
+async def tune_session(conn: Conn) -> None:
+    """Settings of a report transaction: no JIT (compiling these plans costs more than the
+    whole query of a payout, and the row-by-row subplans inflate the estimates that trigger
+    it)."""
+    await conn.execute("SET LOCAL jit = off")
 
 
 async def accounting_settings(conn: Conn, org_id: UUID) -> tuple[str, str | None, dict[str, Any]]:

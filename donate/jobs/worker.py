@@ -10,15 +10,26 @@ from arq import Worker, cron, func
 from arq.connections import ArqRedis
 
 from donate.db import idempotency
-from donate.jobs import handlers, payouts, receipt_tasks, relay
+from donate.jobs import (
+    account_tasks,
+    handlers,
+    integrator_tasks,
+    payouts,
+    receipt_tasks,
+    recurring_tasks,
+    relay,
+)
 from donate.jobs.runner import run_outbox
 from donate.services import receipts_annual
 from donate.services.runtime import Runtime
 from donate.webhooks.reconcile import reconcile
 
 assert handlers  # registers the outbox tasks
+assert account_tasks
 assert receipt_tasks
 assert payouts
+assert integrator_tasks
+assert recurring_tasks
 
 
 def build_worker(
@@ -66,6 +77,8 @@ def build_worker(
         cron(purge_idempotency_cron, minute=41, second=0, unique=True),
         cron(payouts.daily_sync, hour=5, minute=7, second=0, unique=True),
         cron(january_receipts_cron, month=1, day=15, hour=3, minute=0, second=0, unique=True),
+        cron(recurring_tasks.reconcile_plans_cron, minute=23, second=0, unique=True),
+        cron(recurring_tasks.reminders_cron, hour=8, minute=13, second=0, unique=True),
     ]
     return Worker(
         functions=[func(run_outbox, name=relay.JOB_NAME, timeout=120, max_tries=1)],

@@ -12,7 +12,7 @@ Errors (all subclasses of ``ProviderError``)::
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
@@ -285,6 +285,13 @@ class PaymentProvider(Protocol):
         self, account: ConnectedAccount, payout_id: str
     ) -> list[PayoutLine]:
         """Every movement in one payout (Stripe balance transactions / Mollie settlement)."""
+        ...
+
+    def iter_payout_lines(
+        self, account: ConnectedAccount, payout_id: str, batch: int = 1000
+    ) -> AsyncIterator[list[PayoutLine]]:
+        """The same movements page by page to the end, about ``batch`` at a time (a payout
+        may have 100,000 lines: the sync stores them with flat memory)."""
         ...
 
     async def list_pending_event_refs(

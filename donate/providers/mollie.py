@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
@@ -60,11 +60,12 @@ from donate.providers.base import (
 from donate.providers.mollie_mapping import (
     JSON,
     amount_param,
+    cost_lines,
     mollie_locale,
     money,
     payout_from,
     refund_from,
-    settlement_lines,
+    settlement_line,
     snapshot_from,
     to_datetime,
 )
@@ -72,7 +73,7 @@ from donate.providers.mollie_recurring import MollieRecurring
 
 MOLLIE_API_DEFAULT = "https://api.mollie.com"
 _T = TypeVar("_T")
-_MAX_ITEMS = 5000  # listing cap per settlement
+_MAX_ITEMS = 5000  # listing cap: one payment's refunds or chargebacks
 _PAGE = 250  # Mollie's largest page
 _CACHED_CLIENTS = 256
 _WEBHOOK_ID = re.compile(r"^(tr|sub|ord|pl)_[A-Za-z0-9]{1,64}$")
@@ -278,18 +279,31 @@ class MollieProvider(MollieRecurring):
     async def list_payout_lines(
         self, account: ConnectedAccount, payout_id: str
     ) -> list[PayoutLine]:
+        return [ln async for batch in self.iter_payout_lines(account, payout_id) for ln in batch]
+
+    async def iter_payout_lines(
+        self, account: ConnectedAccount, payout_id: str, batch: int = 1000
+    ) -> AsyncIterator[list[PayoutLine]]:
+        # Page by page to the end (a settlement may hold tens of thousands of payments), each
+        # page fetched in a worker thread; ``batch`` is a hint, a page is at most _PAGE lines.
         client = self._client(account)
-
-        def work() -> list[PayoutLine]:
-            settlement = client.settlements.get(payout_id)
-            return settlement_lines(
-                dict(settlement),
-                _all_pages(settlement.payments.list(limit=_PAGE)),
-                _all_pages(settlement.refunds.list(limit=_PAGE)),
-                _all_pages(settlement.chargebacks.list(limit=_PAGE)),
-            )
-
-        return await self._call(work)
+        settlement = await self._call(lambda: client.settlements.get(payout_id))
+        data = dict(settlement)
+        stl_id = str(data["id"])
+        listings = (
+            ("payment", lambda: settlement.payments.list(limit=_PAGE), False),
+            ("refund", lambda: settlement.refunds.list(limit=_PAGE), True),
+            ("dispute", lambda: settlement.chargebacks.list(limit=_PAGE), True),
+        )
+        for kind, first, negative in listings:
+            page: PaginationList | None = await self._call(first)
+            while page is not None:
+                current = page
+                yield [settlement_line(stl_id, kind, dict(o), negative) for o in current]
+                # The SDK's list paging is unannotated.
+                more = current.has_next()  # type: ignore[no-untyped-call]
+                page = await self._call(current.get_next) if more else None
+        yield cost_lines(data)
 
     async def list_pending_event_refs(
         self, account: ConnectedAccount | None

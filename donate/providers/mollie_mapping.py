@@ -326,7 +326,13 @@ def settlement_lines(
 ) -> list[PayoutLine]:
     """Every movement of a settlement: payments in, refunds and chargebacks out, costs."""
     stl_id = str(settlement["id"])
-    lines = [_line(stl_id, "payment", p, p["id"], negative=False) for p in payments]
-    lines += [_line(stl_id, "refund", r, r.get("paymentId"), negative=True) for r in refunds]
-    lines += [_line(stl_id, "dispute", c, c.get("paymentId"), negative=True) for c in chargebacks]
+    lines = [settlement_line(stl_id, "payment", p, negative=False) for p in payments]
+    lines += [settlement_line(stl_id, "refund", r, negative=True) for r in refunds]
+    lines += [settlement_line(stl_id, "dispute", c, negative=True) for c in chargebacks]
     return lines + cost_lines(settlement)
+
+
+def settlement_line(stl_id: str, kind: str, obj: JSON, negative: bool) -> PayoutLine:
+    """One payment (in), refund or chargeback (out) of a settlement."""
+    ref = obj["id"] if kind == "payment" else obj.get("paymentId")
+    return _line(stl_id, kind, obj, ref, negative=negative)

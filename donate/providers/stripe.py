@@ -10,7 +10,7 @@ refunds, disputes and payouts live on the association's account and the platform
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING
 
 import stripe
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["STRIPE_API_DEFAULT", "QuietHTTPXClient", "StripeProvider", "map_error"]
 
 STRIPE_API_DEFAULT = "https://api.stripe.com"
-_MAX_ITEMS = 2000  # listing cap: one payout's lines, 30 days of undelivered events
+_MAX_ITEMS = 2000  # listing cap: 30 days of undelivered events
 # Expanding the deepest path expands every step: PI, its latest charge, the charge's balance txn.
 _PI_EXPAND = ["latest_charge.balance_transaction"]
 _SESSION_EXPAND = ["payment_intent.latest_charge.balance_transaction"]
@@ -251,6 +251,12 @@ class StripeProvider(StripeRecurring):
     async def list_payout_lines(
         self, account: ConnectedAccount, payout_id: str
     ) -> list[PayoutLine]:
+        return [ln async for batch in self.iter_payout_lines(account, payout_id) for ln in batch]
+
+    async def iter_payout_lines(
+        self, account: ConnectedAccount, payout_id: str, batch: int = 1000
+    ) -> AsyncIterator[list[PayoutLine]]:
+        # Auto-pagination to the end, ``batch`` lines at a time: a payout may have 100,000.
         lines: list[PayoutLine] = []
         with _stripe_errors():
             page = await self._client.v1.balance_transactions.list_async(
@@ -259,9 +265,11 @@ class StripeProvider(StripeRecurring):
             )
             async for txn in page.auto_paging_iter():
                 lines.append(payout_line_from(_plain(txn)))
-                if len(lines) >= _MAX_ITEMS:
-                    raise ProviderRejected(f"stripe: payout {payout_id} has too many lines")
-        return lines
+                if len(lines) >= batch:
+                    yield lines
+                    lines = []
+        if lines:
+            yield lines
 
     async def list_pending_event_refs(
         self, account: ConnectedAccount | None

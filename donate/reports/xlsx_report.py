@@ -14,7 +14,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from donate.domain.money import exponent
 from donate.domain.payouts import Amounts, PayoutHeader, ReportLine, Totals
-from donate.reports.table import COLUMNS, SUMMARY_KEYS, Value, amount, row, summary_row, text
+from donate.reports.table import COLUMNS, SUMMARY_KEYS, Cells, Value, amount, summary_row, text
 from donate.reports.table import check_text as _check_text
 
 _TOTAL_KEYS = ("gross", "provider_fee", "platform_fee", "tip", "fee", "net")
@@ -27,7 +27,7 @@ class XlsxReport:
     def __init__(self, path: str, locale: str = "fr") -> None:
         self.locale = locale
         self.totals = Totals()
-        self.book = xlsxwriter.Workbook(path, {"constant_memory": True})
+        self.book = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True})
         self.summary = self.book.add_worksheet(text("summary", locale))
         self.sheet = self.book.add_worksheet(text("movements", locale))
         self.totals_sheet = self.book.add_worksheet(text("totals", locale))
@@ -40,6 +40,8 @@ class XlsxReport:
         self._headers: list[PayoutHeader] = []
         self._row = 0
         self.currency = "EUR"
+        self._cells = Cells(locale)
+        self._scales: dict[str, tuple[int, Any]] = {}
 
     def _money_format(self, currency: str) -> Any:
         digits = exponent(currency)
@@ -99,10 +101,36 @@ class XlsxReport:
         self._row = 1
 
     def lines(self, lines: Iterable[ReportLine]) -> None:
+        """One sheet row per line: cells written by column type, known once per report."""
+        ws, r, add, cells = self.sheet, self._row, self.totals.add, self._cells
+        text_, number, moment = ws.write_string, ws.write_number, ws.write_datetime
+        stamp, day_format = self.datetime, self.date
         for line in lines:
-            self.totals.add(line)
-            self._write(self.sheet, self._row, row(line, self.locale), line.currency)
-            self._row += 1
+            split = line.split
+            add(line, split)
+            scale, money = self._scale(line.currency)
+            for c, v in enumerate(cells(line, split)):
+                if v is None or v == "":
+                    continue
+                if isinstance(v, str):
+                    text_(r, c, v)
+                elif isinstance(v, int):
+                    number(r, c, v / scale, money)  # Excel numbers are doubles anyway
+                elif isinstance(v, datetime):
+                    moment(r, c, v, stamp)
+                else:
+                    moment(r, c, datetime.combine(v, time()), day_format)
+            r += 1
+        self._row = r
+
+    def _scale(self, currency: str) -> tuple[int, Any]:
+        found = self._scales.get(currency)
+        if found is None:
+            found = self._scales[currency] = (
+                10 ** exponent(currency),
+                self._money_format(currency),
+            )
+        return found
 
     def _amounts(self, r: int, label: str, a: Amounts) -> None:
         cur = self.currency

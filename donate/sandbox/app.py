@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from donate.sandbox import control, mollie_payments, stripe_checkout
+from donate.sandbox import control, mollie_payments, stripe_checkout, stripe_connect
 from donate.sandbox.checkout_page import pay_page, pay_submit
 from donate.sandbox.config import SandboxAccount, SandboxConfig, demo_accounts
 from donate.sandbox.ledger import Ledger
@@ -99,6 +99,8 @@ def create_sandbox_app(config: SandboxConfig) -> Starlette:
             Route("/pay/{oid}", pay_submit, methods=["POST"]),
             Route("/portal/{bid}", portal_page, methods=["GET"]),
             Route("/portal/{bid}", portal_submit, methods=["POST"]),
+            Route("/connect/onboard/{link}", stripe_connect.onboard_page, methods=["GET"]),
+            Route("/connect/onboard/{link}", stripe_connect.onboard_submit, methods=["POST"]),
             Mount("/control", routes=control.routes),
         ],
         exception_handlers={control.ControlError: control.error_handler},

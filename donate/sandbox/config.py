@@ -74,4 +74,12 @@ def demo_accounts() -> tuple[SandboxAccount, ...]:
             organization_id="org_sandbox2",
             name="Association Two",
         ),
+        # Connected by no seeded association: a new one can connect it from the back-office.
+        SandboxAccount(
+            "mollie",
+            "pfl_sandboxAssoc3",
+            credentials=("test_sandboxAssoc3key",),
+            organization_id="org_sandbox3",
+            name="Association Three",
+        ),
     )

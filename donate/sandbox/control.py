@@ -21,7 +21,7 @@ from donate.sandbox.faults import Faults, FaultsInvalid
 from donate.sandbox.ledger import Ledger
 from donate.sandbox.mollie_state import MollieApiError
 from donate.sandbox.report import ledger_report
-from donate.sandbox.stripe_state import PLATFORM, StripeApiError
+from donate.sandbox.stripe_state import PLATFORM, StripeApiError, StripeState
 from donate.sandbox.util import JSON
 
 OUTCOMES = ("paid", "failed", "canceled", "expired", "pending")
@@ -208,6 +208,21 @@ async def payout(request: Request) -> Response:
         ledger.flush()
 
 
+async def bulk_charges(request: Request) -> Response:
+    """``{account, count, amount_minor, currency?}``: Stripe charges made outside the platform,
+    straight into the balance (no webhooks), for payouts of thousands of lines."""
+    st: StripeState = request.app.state.ledger.stripe
+    data = await _body(request)
+    account, count = str(data.get("account", "")), data.get("count")
+    if not st.is_account(account):
+        raise ControlError(404, f"unknown account {account}")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 200_000:
+        raise ControlError(400, "count must be an integer from 1 to 200000")
+    amount = _amount(data) or 1000
+    currency = str(data.get("currency", "eur")).lower()
+    return _ok({"charges": stripe_money.bulk_charges(st, account, count, amount, currency)})
+
+
 async def renew(request: Request) -> Response:
     ledger: Ledger = request.app.state.ledger
     data = await _body(request)
@@ -273,6 +288,7 @@ routes = [
     Route("/chargeback", chargeback, methods=["POST"]),
     Route("/dispute-close", dispute_close, methods=["POST"]),
     Route("/payout", payout, methods=["POST"]),
+    Route("/bulk-charges", bulk_charges, methods=["POST"]),
     Route("/renew", renew, methods=["POST"]),
     Route("/faults", faults, methods=["POST"]),
     Route("/ledger", ledger_route, methods=["GET"]),

@@ -121,9 +121,27 @@ def _dispatch(
         return ms.page(ms.all(caller, head[:-1]), params, head, head)
     if head == "customers":
         return _customers(ms, caller, method, p, params, data)
+    if head == "profiles" and n == 2 and p[1] == "me" and method == "GET":
+        return _profile_me(ms, caller)
     if head == "settlements" and method == "GET":
         return _settlements(ms, caller, p, params)
     raise MollieApiError(404, f"The resource {method} /{path} does not exist")
+
+
+def _profile_me(ms: MollieState, caller: Caller) -> JSON:
+    """The profile an API key belongs to (Mollie refuses ``me`` with an OAuth token)."""
+    if caller.oauth:
+        raise MollieApiError(404, "The profile 'me' is only available with an API key")
+    acct = ms.profiles[caller.profiles[0]]
+    return {
+        "resource": "profile",
+        "id": acct.account_id,
+        "mode": caller.mode(None),
+        "name": acct.name,
+        "email": acct.email or None,
+        "status": "verified",
+        "_links": {"self": {"href": f"{ms.api}/profiles/{acct.account_id}", "type": HAL}},
+    }
 
 
 def _with_embeds(ms: MollieState, payment: JSON, params: JSON) -> JSON:

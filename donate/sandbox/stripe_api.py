@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from donate.sandbox import stripe_billing_api, stripe_checkout, stripe_money
+from donate.sandbox import stripe_billing_api, stripe_checkout, stripe_connect, stripe_money
 from donate.sandbox.formcodec import FormError, parse_form
 from donate.sandbox.idempotency import KeyReused, Stored, fingerprint
 from donate.sandbox.ledger import Ledger
@@ -179,6 +179,8 @@ def _dispatch(st: StripeState, account: str, method: str, path: str, params: JSO
         return _create_refund(st, account, params)
     if route == ("POST", "accounts", 0):
         return _create_account(st, account, params)
+    if route == ("POST", "account_links", 0):
+        return stripe_connect.create_account_link(st, account, params)
     if route == ("GET", "account", 0):
         return st.objects[account]
     if route == ("GET", "accounts", 1):
@@ -238,4 +240,4 @@ def _create_account(st: StripeState, account: str, params: JSON) -> JSON:
     )
     obj["type"] = params.get("type") or "standard"
     obj["metadata"] = params.get("metadata") or {}
-    return st.add(PLATFORM, obj)
+    return st.add(PLATFORM, stripe_connect.start_unfinished(obj))

@@ -7,7 +7,7 @@ bears Stripe's fee, refunds and disputes; the platform receives ``application_fe
 from __future__ import annotations
 
 from donate.sandbox import stripe_records as so
-from donate.sandbox.stripe_objects import empty_list
+from donate.sandbox.stripe_objects import charge, empty_list
 from donate.sandbox.stripe_state import PLATFORM, StripeApiError, StripeState
 from donate.sandbox.util import JSON, fee_minor, new_id, now_ts
 
@@ -287,3 +287,18 @@ def pay_out(st: StripeState, account: str) -> list[JSON]:
         st.emit(account, "payout.reconciliation_completed", po)
         payouts.append(po)
     return payouts
+
+
+def bulk_charges(st: StripeState, account: str, count: int, amount: int, currency: str) -> int:
+    """``count`` card charges made outside the platform (a terminal, the dashboard) straight
+    into the balance, without events: a cheap way to a payout of thousands of lines."""
+    for n in range(count):
+        pi: JSON = {
+            "id": None, "amount": amount, "currency": currency, "application_fee_amount": None,
+            "customer": None, "description": f"Vente {n + 1}", "metadata": {},
+            "payment_method": None, "receipt_email": None,
+        }  # fmt: skip
+        ch = st.add(account, charge(pi, "card", None))
+        ch.update(status="succeeded", paid=True, captured=True, amount_captured=amount)
+        record_charge_balance(st, account, ch)
+    return count

@@ -21,6 +21,7 @@ from donate.db import outbox
 from donate.domain.fees import gross_up_for_fees
 from donate.domain.money import Money
 from donate.providers.base import CheckoutRequest, ProviderError, ProviderRejected
+from donate.services import recurring
 from donate.services.errors import InvalidRequest, ProviderDown
 from donate.services.payments import connected_account
 from donate.services.runtime import Runtime
@@ -88,9 +89,8 @@ def _validate(inp: CheckoutInput, campaign: campaigns_db.Campaign, now: datetime
         errors["amount_minor"] = f"the maximum gift is {campaign.max_amount_minor} minor units"
     if inp.frequency not in campaign.frequencies:
         errors["frequency"] = f"this campaign accepts {', '.join(campaign.frequencies)}"
-    elif inp.frequency != "once":
-        # Recurring gifts go through subscriptions, which this version does not create yet.
-        errors["frequency"] = "recurring gifts are not available yet"
+    elif inp.frequency != "once" and inp.tier_id is not None:
+        errors["tier_id"] = "a reward tier goes with a one-off gift"
     if inp.tier_id is not None:
         tier = next((t for t in campaign.tiers if t.id == inp.tier_id), None)
         if tier is None:
@@ -106,8 +106,12 @@ def _validate(inp: CheckoutInput, campaign: campaigns_db.Campaign, now: datetime
         for name in ("first_name", "last_name", "address_line1", "postal_code", "city"):
             if not getattr(d, name).strip():
                 errors[f"donor.{name}"] = "required for a tax receipt"
+        # A company's receipt (cerfa 16216) prints its name, legal form and SIREN
+        # (DOMAIN.md §1, mention 5): refuse now what the renderer would refuse later.
         if d.company_name and not d.siren:
             errors["donor.siren"] = "a company receipt needs the SIREN"
+        if d.company_name and not (d.legal_form or "").strip():
+            errors["donor.legal_form"] = "a company receipt needs the legal form (SAS, SARL…)"
     return errors
 
 
@@ -179,6 +183,8 @@ async def start_checkout(
             account = await connected_account(conn, rt, campaign.organization_id, provider)
             payment = await donations_db.insert_payment(conn, donation, account.account_id)
             await donations_db.add_history(conn, donation, None, "pending", "checkout")
+            if donation.frequency != "once":
+                await recurring.create_plan(conn, donation, account.account_id)
             # If nothing else settles it, look again once the checkout has expired.
             await outbox.add(
                 conn,
@@ -221,6 +227,8 @@ async def start_checkout(
         await donations_db.set_payment_checkout(
             conn, payment.id, checkout.checkout_id, checkout.payment_id
         )
+    if donation.frequency != "once":
+        await recurring.set_customer(rt, donation.id, checkout.customer_id)
     return CheckoutResult(
         donation_id=donation.id,
         checkout_url=checkout.checkout_url,

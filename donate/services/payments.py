@@ -28,6 +28,7 @@ from donate.domain.donation import (
 )
 from donate.domain.errors import InvalidTransition
 from donate.providers.base import ConnectedAccount, DisputeStatus, PaymentSnapshot
+from donate.services import integrator_events
 from donate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,21 @@ async def apply(
 
 
 async def apply_in(
-    conn: Conn, snap: PaymentSnapshot, *, source: str, provider_event_id: str | None = None
+    conn: Conn,
+    snap: PaymentSnapshot,
+    *,
+    source: str,
+    provider_event_id: str | None = None,
+    follow_plan: bool = True,
 ) -> Applied:
-    """``apply`` inside the caller's transaction."""
+    """``apply`` inside the caller's transaction. A recurring plan's first payment that
+    changes wakes the plan (``recurring.activate``) unless ``follow_plan`` is False (the
+    plan's own sync is the caller)."""
+    # A renewal carries the donation id of the checkout that started its plan: it is only
+    # ever matched by its own payment id (``services.recurring`` records new cycles).
+    hint = None if snap.sequence_type == "recurring" else _donation_ref(snap)
     payment = await donations_db.find_payment(
-        conn, snap.provider, refs=_snapshot_refs(snap), donation_id=_donation_ref(snap)
+        conn, snap.provider, refs=_snapshot_refs(snap), donation_id=hint
     )
     if payment is None:
         return Applied(None, None, None, False, "unknown payment")
@@ -175,6 +186,19 @@ async def apply_in(
             organization_id=donation.organization_id,
             dedup_key=f"donation:{donation.id}:status:{old.value}->{new.value}:{refunded}:{disputed}",
         )
+        if follow_plan and snap.sequence_type == "first":
+            await outbox.add(
+                conn,
+                "recurring.activate",
+                {"donation_id": str(donation.id)},
+                organization_id=donation.organization_id,
+                dedup_key=f"donation:{donation.id}:plan:{new.value}",
+            )
+    # Integrators' webhooks (donation.paid, .refunded, …), same transaction.
+    await integrator_events.donation_changed(
+        conn, donation.organization_id, donation.id, old_status=old.value, new_status=new.value,
+        refunded_before=payment.refunded_minor, refunded=refunded, disputed=disputed,
+    )  # fmt: skip
     return Applied(donation.id, old, new, True)
 
 

@@ -78,6 +78,7 @@ async def session(rt: Runtime, org_id: UUID) -> AsyncIterator[ReportSession]:
         rt.pool.acquire() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
+        await reports_db.tune_session(conn)
         yield ReportSession(conn, org_id)
 
 

@@ -19,14 +19,21 @@ from donate.db import orgs as orgs_db
 from donate.db import outbox
 from donate.db import payouts as payouts_db
 from donate.domain.payouts import classify
-from donate.providers.base import ConnectedAccount, Payout, ProviderNotFound, ProviderRejected
-from donate.services import payments
+from donate.providers.base import (
+    ConnectedAccount,
+    Payout,
+    PayoutLine,
+    ProviderNotFound,
+    ProviderRejected,
+)
+from donate.services import integrator_events, payments
 from donate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 TASK = "payouts.sync"
 REFETCH_LIMIT = 200  # payments re-fetched per payout and sync, at most
+LINES_BATCH = 1000  # payout lines stored per transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,43 +112,53 @@ async def sync_account(
 async def sync_payout(
     rt: Runtime, org_id: UUID, account: ConnectedAccount, payout: Payout
 ) -> SyncResult:
-    """Store one payout and its lines, then match them (see the module docstring)."""
+    """Store one payout and its lines, then match them (see the module docstring).
+
+    Lines are fetched page by page and stored a batch per transaction, so a payout of
+    100,000 lines syncs with flat memory and no long transaction; until the last batch is in,
+    the payout shows ``synced_at`` empty (and its report's check, a difference)."""
     adapter = rt.provider(account.provider)
-    lines = await adapter.list_payout_lines(account, payout.payout_id)
-    values = [
-        payouts_db.LineValues(
-            provider_line_id=ln.line_id,
-            kind=classify(account.provider, ln.kind, ln.description),
-            source_id=ln.source_id,
-            payment_ref=ln.payment_ref,
-            gross_minor=ln.gross.minor,
-            fee_minor=ln.fee.minor,
-            net_minor=ln.net.minor,
-            currency=ln.net.currency,
-            occurred_at=ln.created_at,
-            description=ln.description[:500],
-        )
-        for ln in lines
-    ]
     async with rt.pool.acquire() as conn, conn.transaction():
         row = await payouts_db.upsert_payout(
             conn, org_id, account.provider, payout.payout_id, payout.amount.minor,
             payout.amount.currency, payout.status, payout.arrival_date,
         )  # fmt: skip
-        if row.organization_id != org_id:
-            log.error("payout %s belongs to another association", payout.payout_id)
-            return SyncResult()
-        await payouts_db.upsert_lines(conn, org_id, row.id, values)
+    if row.organization_id != org_id:
+        log.error("payout %s belongs to another association", payout.payout_id)
+        return SyncResult()
+    stored = 0
+    async for batch in adapter.iter_payout_lines(account, payout.payout_id, LINES_BATCH):
+        values = [_values(account.provider, ln) for ln in batch]
+        async with rt.pool.acquire() as conn, conn.transaction():
+            await payouts_db.upsert_lines(conn, org_id, row.id, values)
+        stored += len(values)
+    async with rt.pool.acquire() as conn, conn.transaction():
         matched = await payouts_db.match_lines(conn, row.id)
         refs = await payouts_db.unmatched_payment_refs(conn, row.id, REFETCH_LIMIT)
     if refs:
         matched += await _refetch_and_match(rt, account, row.id, refs)
-    async with rt.pool.acquire() as conn:
+    async with rt.pool.acquire() as conn, conn.transaction():
         await payouts_db.mark_synced(conn, row.id)
+        await integrator_events.payout_reconciled(conn, org_id, row.id)
         left = await payouts_db.unmatched_payment_refs(conn, row.id, REFETCH_LIMIT)
     if left:
         log.info("payout %s: %d payment(s) not ours", payout.payout_id, len(left))
-    return SyncResult(1, len(values), matched, len(left))
+    return SyncResult(1, stored, matched, len(left))
+
+
+def _values(provider: str, ln: PayoutLine) -> payouts_db.LineValues:
+    return payouts_db.LineValues(
+        provider_line_id=ln.line_id,
+        kind=classify(provider, ln.kind, ln.description),
+        source_id=ln.source_id,
+        payment_ref=ln.payment_ref,
+        gross_minor=ln.gross.minor,
+        fee_minor=ln.fee.minor,
+        net_minor=ln.net.minor,
+        currency=ln.net.currency,
+        occurred_at=ln.created_at,
+        description=ln.description[:500],
+    )
 
 
 async def _refetch_and_match(

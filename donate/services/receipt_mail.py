@@ -20,6 +20,7 @@ from uuid import UUID
 
 import aiosmtplib
 
+from donate.db import receipt_batches as batch_db
 from donate.db import receipts as receipts_db
 from donate.db.receipts import ReceiptRow
 from donate.domain.money import Money
@@ -160,3 +161,47 @@ async def send(rt: Runtime, receipt_id: UUID, kind: str, *, now: datetime | None
     async with rt.pool.acquire() as conn:
         await receipts_db.mark_email(conn, receipt_id, kind, "sent")
     return "sent"
+
+
+async def send_many(
+    rt: Runtime, receipt_ids: list[UUID], kind: str, *, now: datetime | None = None
+) -> int:
+    """``send`` for a batch of receipts over one SMTP session; returns how many were sent.
+    Already sent ones are left alone, so a retry sends only what is missing. Raises on an
+    SMTP failure after recording it on every e-mail not sent, so the outbox retries."""
+    now = now or datetime.now(UTC)
+    async with rt.pool.acquire() as conn:
+        todo = await batch_db.pending_emails(conn, receipt_ids, kind)
+        if not todo:
+            return 0
+        if not rt.settings.smtp_url:
+            await batch_db.mark_emails(conn, todo, kind, "skipped", "no SMTP configured")
+            return 0
+        rows = [await receipts_db.get(conn, rid) for rid in todo]
+        donors = await batch_db.donors(conn, list({r.donor_id for r in rows if r}))
+    sent: list[UUID] = []
+    skipped: list[UUID] = []
+    try:
+        async with aiosmtplib.SMTP(**_smtp_options(rt.settings.smtp_url)) as smtp:
+            for row in rows:
+                assert row is not None
+                donor = donors[row.donor_id]
+                if donor["erased_at"] is not None:
+                    skipped.append(row.id)
+                    continue
+                await smtp.send_message(compose(rt.settings, row, donor, kind, now))
+                sent.append(row.id)
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        done = set(sent) | set(skipped)
+        async with rt.pool.acquire() as conn:
+            await batch_db.mark_emails(conn, sent, kind, "sent")
+            await batch_db.mark_emails(conn, skipped, kind, "skipped", "donor erased")
+            await batch_db.mark_emails(
+                conn, [r for r in todo if r not in done], kind, "failed",
+                f"{type(exc).__name__}: {exc}",
+            )  # fmt: skip
+        raise
+    async with rt.pool.acquire() as conn:
+        await batch_db.mark_emails(conn, sent, kind, "sent")
+        await batch_db.mark_emails(conn, skipped, kind, "skipped", "donor erased")
+    return len(sent)

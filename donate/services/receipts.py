@@ -34,7 +34,7 @@ from donate.db.types import Conn
 from donate.receipts.numbering import fiscal_year_of, format_receipt_number, local_date_of
 from donate.receipts.render import render_cancellation_pdf, render_receipt_pdf
 from donate.receipts.snapshot import InvalidReceipt, Kind, Period, ReceiptSnapshot
-from donate.services import receipt_snapshot
+from donate.services import integrator_events, receipt_snapshot
 from donate.services.errors import NotFound
 from donate.services.runtime import Runtime
 
@@ -183,6 +183,7 @@ async def issue(
         amounts,
     )  # fmt: skip
     await _queue_email(conn, org["id"], receipt_id, "receipt")
+    await integrator_events.receipt_issued(conn, org["id"], receipt_id)
     return Issued(receipt_id, snapshot.number)
 
 
@@ -197,6 +198,7 @@ async def cancel_and_replace(
     notice = render_cancellation_pdf(snapshot, at, reason)
     await receipts_db.cancel(conn, receipt.id, at=at, reason=reason, pdf_sha256=sha256(notice))
     await _queue_email(conn, receipt.organization_id, receipt.id, "cancellation")
+    await integrator_events.receipt_canceled(conn, receipt.organization_id, receipt.id)
     left = {d: a for d, a in amounts.items() if a > 0}
     if not left:
         return None

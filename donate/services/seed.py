@@ -34,7 +34,7 @@ _MAIN_ORG: dict[str, Any] = {
     "postal_code": "75020",
     "city": "Paris",
     "country": "FR",
-    "siren": "812345678",
+    "siren": "812345676",
     "rna": "W751234567",
     "object": "Créer et animer des jardins partagés ouverts à tous les habitants du quartier",
     "fiscal_qualification": "interet_general",
@@ -49,7 +49,7 @@ _MAIN_ORG: dict[str, Any] = {
 _OTHER_ORG: dict[str, Any] = {
     **_MAIN_ORG,
     "legal_name": "Association Voisine",
-    "siren": "823456789",
+    "siren": "823456785",
     "rna": "W752345678",
     "object": "Aide aux devoirs pour les enfants du quartier",
     "receipt_signatory_name": "Alex Durand",

@@ -158,6 +158,10 @@ async def get_donation(request: Request) -> JSONResponse:
         refunds = await conn.fetch(
             "SELECT * FROM refunds WHERE donation_id = $1 ORDER BY created_at", donation_id
         )
+        subscription_id = await conn.fetchval(
+            "SELECT provider_subscription_id FROM recurring_plans WHERE id = $1",
+            d["recurring_plan_id"],
+        )
     payment = payments[-1] if payments else None
     assert donor is not None
     return JSONResponse(
@@ -169,7 +173,8 @@ async def get_donation(request: Request) -> JSONResponse:
             "counted_minor": d["counted_minor"],
             "provider_payment_id": payment.provider_payment_id if payment else None,
             "provider_checkout_id": payment.checkout_id if payment else None,
-            "provider_subscription_id": None,
+            "provider_subscription_id": subscription_id,
+            "recurring_plan_id": str(d["recurring_plan_id"]) if d["recurring_plan_id"] else None,
             "method": payment.method if payment else None,
             "wants_receipt": d["wants_receipt"],
             "anonymous": d["anonymous"],

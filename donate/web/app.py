@@ -20,12 +20,16 @@ from donate.web import (
     api_payouts,
     api_public,
     api_receipts,
+    api_recurring,
     api_webhooks,
     assets,
+    backoffice,
     campaign_pages,
+    donor_space,
     embed,
     health,
     openapi,
+    recurring_webhooks,
     return_page,
     webhook_routes,
 )
@@ -52,12 +56,16 @@ def all_routes() -> list[BaseRoute]:
         *api_payouts.routes,
         *api_receipts.routes,
         *api_webhooks.routes,
+        *api_recurring.routes,
         *webhook_routes.routes,
+        *recurring_webhooks.routes,
+        *donor_space.routes,
         *return_page.routes,
         *campaign_pages.routes,
         *embed.routes,
         *assets.routes,
         *openapi.routes,
+        *backoffice.routes,
     ]
 
 
@@ -90,6 +98,6 @@ def create_app(
     return Starlette(
         routes=all_routes(),
         middleware=[Middleware(RequestIdMiddleware)],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **backoffice.EXCEPTION_HANDLERS},
         lifespan=lifespan,
     )

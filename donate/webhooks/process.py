@@ -14,8 +14,9 @@ from uuid import UUID
 from donate.db import donations as donations_db
 from donate.db import events as events_db
 from donate.db import orgs as orgs_db
-from donate.providers.base import ConnectedAccount, ProviderNotFound
-from donate.services import payments, payouts
+from donate.providers.base import ConnectedAccount, PaymentSnapshot, ProviderNotFound
+from donate.providers.mollie_recurring import UPDATE_PURPOSE
+from donate.services import payments, payouts, recurring, recurring_manage
 from donate.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,12 @@ async def process_event(rt: Runtime, event_row_id: int) -> str:
         if payment is not None:
             org_id = payment.organization_id
             account = await payments.connected_account(conn, rt, org_id, event.provider)
-        elif event.provider == "stripe" and event.account:
-            row = await orgs_db.find_provider_account(conn, "stripe", event.account)
+        elif event.account:
+            # Stripe Connect events name the account; so do Mollie posts to a plan's URL.
+            row = await orgs_db.find_provider_account(conn, event.provider, event.account)
             if row is not None:
                 org_id = row.organization_id
-                account = ConnectedAccount("stripe", row.account_id)
+                account = await payments.connected_account(conn, rt, org_id, event.provider)
 
     outcome = "ignored"
     ref = (payment.checkout_id or payment.provider_payment_id) if payment else event.payment_ref
@@ -61,6 +63,13 @@ async def process_event(rt: Runtime, event_row_id: int) -> str:
             outcome = "payout sync requested"
         else:
             outcome = "not ours"
+    elif account is not None and event.object_id.startswith("sub_"):
+        # A subscription changed: its plan re-fetches it with all its payments.
+        synced = await recurring.sync_subscription(
+            rt, event.provider, event.object_id, donation_hint=event.donation_ref,
+            source="webhook", provider_event_id=event.event_id,
+        )  # fmt: skip
+        outcome = synced.describe()
     elif account is not None and ref:
         try:
             snap = await rt.provider(event.provider).fetch_payment(account, ref)
@@ -73,6 +82,8 @@ async def process_event(rt: Runtime, event_row_id: int) -> str:
             outcome = (
                 f"{applied.old_status}->{applied.new_status}" if applied.changed else applied.reason
             )
+            if snap.subscription_id or snap.purpose:
+                outcome += "; " + await _follow_plan(rt, snap, event.event_id)
     elif account is None:
         # A Mollie id we never created, or an account that is not connected here: 200, no change.
         outcome = "not ours"
@@ -80,6 +91,18 @@ async def process_event(rt: Runtime, event_row_id: int) -> str:
         await events_db.mark_processed(conn, event_row_id, org_id)
     log.info("event %s %s (%s): %s", event.provider, event.event_id, event.event_type, outcome)
     return outcome
+
+
+async def _follow_plan(rt: Runtime, snap: PaymentSnapshot, event_id: str) -> str:
+    """A payment of a recurring plan (a renewal, or a payment-method change): converge it."""
+    if snap.purpose == UPDATE_PURPOSE:
+        return (await recurring_manage.complete_method_update(rt, snap)).describe()
+    assert snap.subscription_id is not None
+    synced = await recurring.sync_subscription(
+        rt, snap.provider, snap.subscription_id, donation_hint=snap.donation_id,
+        customer_hint=snap.customer_id, source="webhook", provider_event_id=event_id,
+    )  # fmt: skip
+    return synced.describe()
 
 
 async def handle(rt: Runtime, payload: dict[str, Any]) -> None:

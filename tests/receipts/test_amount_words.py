@@ -67,3 +67,31 @@ def test_only_euros(fn: object) -> None:
 def test_negative_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         amount_in_french_words(Money(-100, "EUR"))
+
+
+@pytest.mark.parametrize(
+    "minor",
+    [
+        1,
+        5,
+        99,
+        100,
+        1250,
+        99_999,
+        100_000,
+        123_456,
+        1_000_000,
+        100_000_000,
+        9_999_999_999,
+        -123_450,
+    ],
+)
+def test_format_euros_writes_what_babel_writes(minor: int) -> None:
+    # Hand-made for speed; Babel's fr_FR pattern is the reference.
+    from decimal import Decimal
+
+    from babel.numbers import format_currency
+
+    money = Money(minor, "EUR")
+    expected = format_currency(Decimal(money.to_decimal_text()), "EUR", locale="fr_FR")
+    assert format_euros(money) == expected

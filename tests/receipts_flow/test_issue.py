@@ -45,7 +45,7 @@ async def test_paid_gift_gets_receipt_2026_000001_with_every_mention(
     assert hashlib.sha256(rerendered).hexdigest() == row["pdf_sha256"]
     text = text_of(data)
     for mention in (
-        "2026-000001", "Les Amis du Jardin Partagé", "812345678", "W751234567",
+        "2026-000001", "Les Amis du Jardin Partagé", "812345676", "W751234567",
         "12 rue des Lilas", "Créer et animer des jardins partagés", "intérêt général",
         "Lovelace", "Ada", "1 rue de la Paix", "75002 Paris", "***25,00 €***",
         "vingt-cinq euros", "article 200", "Déclaration de don manuel", "Numéraire",

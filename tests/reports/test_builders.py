@@ -7,6 +7,7 @@ import csv
 import io
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -131,3 +132,61 @@ def test_a_mismatch_is_flagged_in_every_format(tmp_path: Path) -> None:
     pdf.lines(lines)
     content = PdfReader(io.BytesIO(pdf.render("report", "Les Amis", bad))).pages[0].extract_text()
     assert "ÉCART" in content and "99.90" in content
+
+
+@pytest.mark.parametrize(
+    ("currency", "gross", "fee", "shown"),
+    [
+        ("JPY", 1500, 245, {"gross": "1500", "net": "1255", "fee": "245"}),
+        ("CHF", 2500, 95, {"gross": "25.00", "net": "24.05", "fee": "0.95"}),
+        ("GBP", 123456, 1234, {"gross": "1234.56", "net": "1222.22", "fee": "12.34"}),
+        ("KWD", 12345, 5, {"gross": "12.345", "net": "12.340", "fee": "0.005"}),
+    ],
+)
+def test_other_currencies_in_every_format(
+    tmp_path: Path, currency: str, gross: int, fee: int, shown: dict[str, str]
+) -> None:
+    """Amounts in the payout's currency, with its own number of decimals, in all four."""
+    net = gross - fee
+    lines = [line("payment", gross, fee, **GIFT, currency=currency, tip_minor=0)]
+    head = [header(net, net, currency)]
+
+    report = CsvReport()
+    text = report.start("report", "Les Amis", head) + report.lines(lines) + report.end()
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    cols = rows[next(i for i, r in enumerate(rows) if r and r[0] == "Date")]
+    movement = dict(zip(cols, rows[cols and rows.index(cols) + 1], strict=True))
+    assert (movement["Brut"], movement["Net"], movement["Frais total"]) == (
+        shown["gross"], shown["net"], shown["fee"],
+    )  # fmt: skip
+    assert movement["Devise"] == currency
+    assert [r[-1] for r in rows if r and r[0] == "Total"] == [shown["net"]] * 2
+    assert any(r[:2] == ["Contrôle", "OK : la somme des nets égale le montant du versement"]
+               for r in rows)  # fmt: skip
+
+    path = tmp_path / "r.xlsx"
+    xlsx = XlsxReport(str(path))
+    xlsx.start("report", "Les Amis", head)
+    xlsx.lines(lines)
+    xlsx.close()
+    book = openpyxl.load_workbook(path)
+    sheet = list(book["Mouvements"].iter_rows(values_only=True))
+    values = dict(zip(sheet[0], sheet[1], strict=True))
+    assert Decimal(str(values["Net"])) == Decimal(shown["net"])
+    assert Decimal(str(values["Brut"])) == Decimal(shown["gross"])
+    digits = len(shown["net"].partition(".")[2])
+    cell = book["Mouvements"].cell(row=2, column=list(sheet[0]).index("Net") + 1)
+    assert cell.number_format.endswith("0" if not digits else "." + "0" * digits)
+
+    pdf = PdfSummary()
+    pdf.lines(lines)
+    content = PdfReader(io.BytesIO(pdf.render("report", "Les Amis", head))).pages[0].extract_text()
+    assert shown["net"] in content and shown["gross"] in content
+
+    fec_rows = [
+        r.split("\t") for r in FecWriter(ChartOfAccounts()).movements(lines, AT.date()).splitlines()
+    ]
+    debit = {r[4]: r[11] for r in fec_rows if r[11] != fec_amount(0, currency)}
+    assert debit["58"] == shown["net"].replace(".", ",")
+    assert {r[17] for r in fec_rows} == {currency}  # Idevise
+    assert {r[16] for r in fec_rows} >= {shown["net"].replace(".", ",")}  # Montantdevise

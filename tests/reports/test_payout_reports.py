@@ -117,7 +117,8 @@ async def scenario(platform: Platform) -> dict[str, Any]:
         s_anon = await _paid(pf, redis, "stripe", 4000, anonymous=True)
         s_corp = await _paid(
             pf, redis, "stripe", 3000,
-            donor=donor(email="compta@acme.example", company_name="ACME SA", siren="123456789"),
+            donor=donor(email="compta@acme.example", company_name="ACME SA", siren="123456789",
+                        legal_form="SA"),
         )  # fmt: skip
         m_tip = await _paid(pf, redis, "mollie", 5000, tip_minor=300)
         m_cb = await _paid(pf, redis, "mollie", 2000)
