@@ -20,7 +20,7 @@ from donate.jobs import (
     relay,
 )
 from donate.jobs.runner import run_outbox
-from donate.services import receipts_annual
+from donate.services import donor_privacy, receipts_annual
 from donate.services.runtime import Runtime
 from donate.webhooks.reconcile import reconcile
 
@@ -67,6 +67,10 @@ def build_worker(
         # Mid-January: late December payments have settled; queued once per association.
         return await receipts_annual.queue_january_run(ctx["runtime"])
 
+    async def donor_erasure_cron(ctx: dict[str, Any]) -> int:
+        # Completes GDPR erasures once the receipts' 6-year retention has ended.
+        return await donor_privacy.purge_due(ctx["runtime"])
+
     async def purge_idempotency_cron(ctx: dict[str, Any]) -> int:
         rt: Runtime = ctx["runtime"]
         async with rt.pool.acquire() as conn:
@@ -75,6 +79,7 @@ def build_worker(
     crons = [
         cron(reconcile_cron, minute=None, second=17, unique=True),
         cron(purge_idempotency_cron, minute=41, second=0, unique=True),
+        cron(donor_erasure_cron, hour=4, minute=31, second=0, unique=True),
         cron(payouts.daily_sync, hour=5, minute=7, second=0, unique=True),
         cron(january_receipts_cron, month=1, day=15, hour=3, minute=0, second=0, unique=True),
         cron(recurring_tasks.reconcile_plans_cron, minute=23, second=0, unique=True),

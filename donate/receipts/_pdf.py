@@ -248,13 +248,23 @@ def _formatted(doc: Any, key: tuple[Any, ...], make: Any, *refs: Any) -> _RawObj
     return _RawObject(data)
 
 
-def _stream(compressed: bytes, **entries: Any) -> Any:
-    # "Filter" already set: reportlab writes the bytes as they are, compressing nothing.
-    stream = pdfdoc.PDFStream(content=compressed)
-    stream.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
-    for name, value in entries.items():
-        stream.dictionary[name] = value
-    return stream
+_STREAMS: dict[int, tuple[bytes, bytes]] = {}
+
+
+def _stream(compressed: bytes, **entries: Any) -> _RawObject:
+    """A compressed stream object, formatted once (its bytes are cached with it)."""
+    hit = _STREAMS.get(id(compressed))
+    if hit is None or hit[0] is not compressed:
+        # "Filter" already set: reportlab writes the bytes as they are, compressing nothing.
+        stream = pdfdoc.PDFStream(content=compressed)
+        stream.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
+        for name, value in entries.items():
+            stream.dictionary[name] = value
+        hit = (compressed, stream.format(pdfdoc.PDFDocument(invariant=1)))
+        if len(_STREAMS) >= _CACHE_MAX:
+            _STREAMS.clear()
+        _STREAMS[id(compressed)] = hit  # the bytes object is kept alive in _CACHE
+    return _RawObject(hit[1])
 
 
 @functools.cache
@@ -265,7 +275,7 @@ def register_fonts() -> None:
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=2048)
 def width(text: str, bold: bool, size: float) -> float:
     return float(pdfmetrics.stringWidth(text, FONT_BOLD if bold else FONT, size))
 
@@ -282,7 +292,7 @@ def wrap(runs: Sequence[Run], max_width: float, size: float) -> Lines:
     return _wrap(tuple(runs), max_width, size)
 
 
-@functools.lru_cache(maxsize=8192)  # most paragraphs are the same on every receipt
+@functools.lru_cache(maxsize=2048)  # most paragraphs are the same on every receipt
 def _wrap(runs: tuple[Run, ...], max_width: float, size: float) -> Lines:
     lines: list[list[Run]] = [[]]
     x = 0.0
@@ -331,7 +341,7 @@ def _pdf_date(d: date) -> str:
 # subsets and font names are the same in every document, so are the operators (a rarer
 # character is assigned a code by the document, and its text is drawn afresh each time).
 _TEXT_OPS: dict[tuple[Any, ...], str] = {}
-_TEXT_OPS_MAX = 20_000
+_TEXT_OPS_MAX = 2_000  # the fixed texts stay hot; donors' names and addresses churn
 _SEEDED_CHARS = frozenset(REPERTOIRE + "".join(map(chr, range(32, 127))) + "\u00a0")
 
 

@@ -81,14 +81,19 @@ class Outcome:
 async def post(settings: Settings, url: str, headers: dict[str, str], body: bytes) -> Outcome:
     """One POST, the answer's start kept; never follows redirects."""
     try:
-        await integrator_urls.check_url(url, settings)
+        addresses = await integrator_urls.check_url(url, settings)
     except integrator_urls.UnsafeUrl as exc:
         return Outcome(False, error=f"refused: {exc}")
+    extensions: dict[str, str] = {}
+    if addresses:  # production: connect to the address just vetted, not to a new lookup
+        pinned = integrator_urls.pin(url, addresses[0])
+        url, headers = pinned.url, {**headers, "Host": pinned.host_header}
+        extensions["sni_hostname"] = pinned.sni_hostname
     timeout = httpx.Timeout(settings.integrator_webhook_timeout_s)
     try:
         async with (
             httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as http,
-            http.stream("POST", url, content=body, headers=headers) as resp,
+            http.stream("POST", url, content=body, headers=headers, extensions=extensions) as resp,
         ):
             chunks: list[bytes] = []
             size = 0

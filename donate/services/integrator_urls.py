@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from donate.settings import Settings
 
@@ -66,12 +67,13 @@ async def resolve(host: str) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-async def check_url(url: str, settings: Settings) -> None:
-    """Raise UnsafeUrl unless webhooks may be sent to ``url`` under ``settings``."""
+async def check_url(url: str, settings: Settings) -> list[str]:
+    """Raise UnsafeUrl unless webhooks may be sent to ``url`` under ``settings``. Returns
+    the vetted public addresses of the host (empty where private ones are allowed)."""
     allow_private = allows_private(settings)
     host = check_form(url, allow_private=allow_private)
     if allow_private:
-        return
+        return []
     name = host.lower().rstrip(".")
     if name == "localhost" or name.endswith((".localhost", ".local", ".internal")):
         raise UnsafeUrl("private and loopback addresses are not allowed")
@@ -81,3 +83,23 @@ async def check_url(url: str, settings: Settings) -> None:
         addresses = await resolve(host)
     if not addresses or not all(_public(a) for a in addresses):
         raise UnsafeUrl("private and loopback addresses are not allowed")
+    return addresses
+
+
+@dataclass(frozen=True, slots=True)
+class Pinned:
+    """A request to ``url`` sent to one vetted address: the connection goes to the address
+    (no second DNS lookup that could be re-pointed inside the network), while the Host
+    header and TLS (SNI and certificate check) still use the name."""
+
+    url: str
+    host_header: str
+    sni_hostname: str
+
+
+def pin(url: str, address: str) -> Pinned:
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal + (f":{parts.port}" if parts.port is not None else "")
+    return Pinned(urlunsplit(parts._replace(netloc=netloc)), parts.netloc, parts.hostname)

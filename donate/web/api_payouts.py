@@ -9,7 +9,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import anyio.to_thread
@@ -61,6 +61,26 @@ def _range(request: Request, *, required: bool) -> tuple[date | None, date | Non
             raise _invalid("to", "must not be before from")
         if (end - start).days > MAX_DAYS:
             raise _invalid("to", f"at most {MAX_DAYS} days after from")
+    return start, end
+
+
+def _period(request: Request) -> tuple[date, date]:
+    """``?month=YYYY-MM`` or ``?year=YYYY`` (the back-office's buttons), else ``from``/``to``."""
+    month, year = request.query_params.get("month"), request.query_params.get("year")
+    try:
+        if month:
+            first = date.fromisoformat(f"{month}-01")
+            after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+            return first, after - timedelta(days=1)
+        if year:
+            if not (year.isdigit() and len(year) == 4):
+                raise ValueError(year)
+            return date(int(year), 1, 1), date(int(year), 12, 31)
+    except ValueError:
+        field = "month" if month else "year"
+        raise _invalid(field, "use YYYY-MM" if month else "use YYYY") from None
+    start, end = _range(request, required=True)
+    assert start is not None and end is not None
     return start, end
 
 
@@ -224,7 +244,7 @@ async def payout_report(request: Request) -> Response:
 async def period_report(request: Request) -> Response:
     who = await require_org(request, roles=FINANCE)
     fmt = _format(request, ("csv", "xlsx", "pdf"))
-    start, end = _range(request, required=True)
+    start, end = _period(request)
     spec = Spec("period_report", start=start, end=end)
     return await _WRITERS[fmt](request, who, spec, f"versements-{start}-{end}")
 

@@ -65,8 +65,10 @@ async def foreign_org(pf: Platform, *, country: str = "FR", ids: bool = True) ->
             """INSERT INTO organizations (slug, legal_name, address_line1, postal_code, city,
                    country, siren, object)
                VALUES ($1, 'Autre Asso', '1 rue X', '75001', 'Paris', $2, $3, 'Objet')""",
-            slug, country, "712345678" if ids else None,
-        )  # fmt: skip
+            slug,
+            country,
+            "712345678" if ids else None,
+        )
     return slug
 
 
@@ -79,8 +81,9 @@ async def paid_gift(pf: Platform, redis: Any, email: str, amount: int = 2500, **
     from tests.support.platform import donor
 
     person = over.pop("donor", {})
-    co = await pf.checkout(over.pop("provider", "stripe"), amount,
-                           donor=donor(email=email, **person), **over)  # fmt: skip
+    co = await pf.checkout(
+        over.pop("provider", "stripe"), amount, donor=donor(email=email, **person), **over
+    )
     await pf.settle(co.checkout_id, "paid")
     await pf.deliver_and_process(redis)
     assert await pf.status(co.donation_id) == "paid"

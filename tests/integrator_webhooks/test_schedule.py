@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from donate.services import integrator_delivery as delivery
+from donate.services import integrator_urls
 from donate.settings import Settings
 from tests.integrator_webhooks.helpers import python_verifier
 
@@ -66,3 +67,13 @@ def test_signature_header_matches_the_documented_scheme() -> None:
     assert verify(body, header, "whsec_b", tolerance_s=10**10)
     assert not verify(body, "v1=" + want, "whsec_a", tolerance_s=10**10)  # no timestamp
     assert not verify(body, "garbage", "whsec_a")
+
+
+def test_pinning_keeps_the_name_for_host_and_tls() -> None:
+    p = integrator_urls.pin("https://hooks.example.org:8443/in?x=1", "93.184.215.14")
+    assert p == integrator_urls.Pinned(
+        "https://93.184.215.14:8443/in?x=1", "hooks.example.org:8443", "hooks.example.org"
+    )
+    p6 = integrator_urls.pin("https://hooks.example.org/in", "2606:2800:220:1::1")
+    assert p6.url == "https://[2606:2800:220:1::1]/in"
+    assert p6.host_header == "hooks.example.org"

@@ -78,7 +78,7 @@ async def _wait_for(
         done = await _issued(pf, gifts)
         if done >= at_least:
             return done
-        assert proc.poll() is None, log.read_text()[-3000:]
+        assert proc.poll() is None, f"the worker exited, see {log}"
         await asyncio.sleep(0.1)
     raise AssertionError(f"{await _issued(pf, gifts)} of {at_least} receipts: {log}")
 

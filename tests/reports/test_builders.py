@@ -148,14 +148,14 @@ def test_other_currencies_in_every_format(
 ) -> None:
     """Amounts in the payout's currency, with its own number of decimals, in all four."""
     net = gross - fee
-    lines = [line("payment", gross, fee, **GIFT, currency=currency, tip_minor=0)]
+    lines = [line("payment", gross, fee, **{**GIFT, "tip_minor": 0}, currency=currency)]
     head = [header(net, net, currency)]
 
     report = CsvReport()
     text = report.start("report", "Les Amis", head) + report.lines(lines) + report.end()
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    cols = rows[next(i for i, r in enumerate(rows) if r and r[0] == "Date")]
-    movement = dict(zip(cols, rows[cols and rows.index(cols) + 1], strict=True))
+    at = next(i for i, r in enumerate(rows) if r and r[0] == "Date")
+    movement = dict(zip(rows[at], rows[at + 1], strict=True))
     assert (movement["Brut"], movement["Net"], movement["Frais total"]) == (
         shown["gross"], shown["net"], shown["fee"],
     )  # fmt: skip

@@ -356,6 +356,7 @@ async def test_payout_before_the_payments_webhooks_converges(
         "/control/payout", json={"provider": "stripe", "account": STRIPE_ACCT}
     )
     assert r.status_code == 200, r.text
+    [sent] = r.json()["payouts"]
     await pf.deliver()
     await pf.faults()
     assert await pf.status(co.donation_id) == "pending"  # no webhook reached us
@@ -369,6 +370,21 @@ async def test_payout_before_the_payments_webhooks_converges(
             uuid.UUID(co.donation_id),
         )
     assert matched == 1
+    # The report is the one in-order webhooks give: the gift matched, with its campaign and
+    # donor, and the nets add up to the transfer.
+    payout = (await _payouts(pf))[sent["id"]]
+    r = await pf.app.get(
+        f"/api/v1/orgs/{pf.org}/payouts/{payout['id']}/report.csv", headers=pf.auth()
+    )
+    rows = _csv(r, ",")
+    [line] = [ln for ln in _table(rows) if ln["N° de don"] == co.donation_id]
+    assert (line["Rapproché"], line["Brut"], line["Statut du don"]) == ("oui", "43.21", "paid")
+    assert (
+        line["Campagne"]
+        and line["Donateur"] == "Ada Lovelace"
+        and line["Type d'opération"] == "Paiement"
+    )
+    assert sum(Decimal(ln["Net"]) for ln in _table(rows)) * 100 == sent["amount"]
 
 
 async def test_access_is_for_this_associations_finance_keys(
@@ -402,3 +418,65 @@ async def test_bad_ranges_and_separators_are_422(pf: Platform, params: dict[str,
     r = await pf.app.get(f"/api/v1/orgs/{pf.org}/exports/fec", params=params, headers=pf.auth())
     assert r.status_code == 422, r.text
     assert r.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("reports/period.csv", {}, 422),
+        ("reports/period.csv", {"from": "2026-02-30", "to": "2026-03-31"}, 422),
+        ("reports/period.xlsx", {"from": "2026-12-31", "to": "2026-01-01"}, 422),
+        ("reports/period.pdf", {"from": "2020-01-01", "to": "2026-12-31"}, 422),
+        ("reports/period.csv", {"from": "2026-01-01", "to": "2026-12-31", "sep": "x"}, 422),
+        ("reports/in-transit.csv", {"from": "yesterday"}, 422),
+        ("reports/period.csv", {"month": "2026-13"}, 422),
+        ("reports/period.csv", {"year": "26"}, 422),
+        ("payouts", {"from": "2026-13-01"}, 422),
+        ("reports/period.docx", {"from": "2026-01-01", "to": "2026-12-31"}, 404),
+        ("payouts/not-a-uuid/report.csv", {}, 404),
+        (f"payouts/{uuid.uuid4()}/report.xlsx", {}, 404),
+    ],
+)  # fmt: skip
+async def test_bad_report_requests(
+    pf: Platform, path: str, params: dict[str, str], status: int
+) -> None:
+    r = await pf.app.get(f"/api/v1/orgs/{pf.org}/{path}", params=params, headers=pf.auth())
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    if status == 422:
+        assert r.json()["errors"]
+
+
+async def test_period_reports_are_scoped_to_the_association(
+    pf: Platform, scenario: dict[str, Any]
+) -> None:
+    other = pf.seeded["other_org"]
+    for path in ("reports/period.csv", "reports/in-transit.csv"):
+        ours = _table(_csv(await pf.app.get(
+            f"/api/v1/orgs/{pf.org}/{path}", params=WINDOW, headers=pf.auth()
+        ), ","))  # fmt: skip
+        theirs = _table(_csv(await pf.app.get(
+            f"/api/v1/orgs/{other['org_slug']}/{path}", params=WINDOW,
+            headers=pf.auth(other["api_key"]),
+        ), ","))  # fmt: skip
+        assert theirs == [] and (ours or path.endswith("in-transit.csv"))
+        r = await pf.app.get(
+            f"/api/v1/orgs/{pf.org}/{path}", params=WINDOW, headers=pf.auth(other["api_key"])
+        )
+        assert r.status_code == 404
+    r = await pf.app.get(
+        f"/api/v1/orgs/{other['org_slug']}/payouts", headers=pf.auth(other["api_key"])
+    )
+    assert r.json()["items"] == []
+
+
+async def test_period_by_month_and_year(pf: Platform, scenario: dict[str, Any]) -> None:
+    arrival = next(iter((await _payouts(pf)).values()))["arrival_date"]
+    url = f"/api/v1/orgs/{pf.org}/reports/period.csv"
+    wide = _table(_csv(await pf.app.get(url, params=WINDOW, headers=pf.auth()), ","))
+    for params in ({"month": arrival[:7]}, {"year": arrival[:4]}):
+        r = await pf.app.get(url, params=params, headers=pf.auth())
+        assert _table(_csv(r, ",")) == wide
+    before = int(arrival[:4]) - 1
+    r = await pf.app.get(url, params={"year": str(before)}, headers=pf.auth())
+    assert _table(_csv(r, ",")) == []

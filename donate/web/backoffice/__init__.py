@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 
 from donate.web.backoffice import (
     account_routes,
+    audit_pages,
     auth_routes,
     campaigns,
     campaigns_extra,
@@ -17,7 +18,11 @@ from donate.web.backoffice import (
     keys_routes,
     members_routes,
     org_routes,
+    receipts_pages,
+    recurring_pages,
     static,
+    webhooks_deliveries,
+    webhooks_pages,
 )
 from donate.web.backoffice.guard import EXCEPTION_HANDLERS
 
@@ -36,6 +41,11 @@ routes: list[BaseRoute] = [
     *donations_payouts.routes,
     *donors.routes,
     *org_routes.routes,
+    *recurring_pages.routes,
+    *receipts_pages.routes,
+    *webhooks_pages.routes,
+    *webhooks_deliveries.routes,
+    *audit_pages.routes,
 ]
 
 __all__ = ["EXCEPTION_HANDLERS", "routes"]
