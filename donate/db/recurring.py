@@ -336,3 +336,20 @@ async def cards_expiring(conn: Conn, year: int, month: int) -> list[PlanRow]:
         month,
     )
     return [_plan(r) for r in rows]
+
+
+async def abandon_unstarted(conn: Conn, first_donation_id: UUID) -> None:
+    """The first checkout of a plan expired unpaid: the plan never started, so it ends
+    ``canceled`` (with history) instead of staying ``pending`` forever."""
+    row = await conn.fetchrow(
+        """UPDATE recurring_plans SET status = 'canceled', ended_at = now(), updated_at = now()
+           WHERE first_donation_id = $1 AND status = 'pending'
+             AND provider_subscription_id IS NULL
+           RETURNING *""",
+        first_donation_id,
+    )
+    if row is not None:
+        await add_history(
+            conn, _plan(row), "pending", "canceled", "reconcile",
+            detail={"reason": "first checkout expired unpaid"},
+        )  # fmt: skip

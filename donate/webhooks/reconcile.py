@@ -9,6 +9,7 @@ from uuid import UUID
 from donate.db import campaigns as campaigns_db
 from donate.db import donations as donations_db
 from donate.db import orgs as orgs_db
+from donate.db import recurring as recurring_db
 from donate.providers.base import ConnectedAccount, ProviderError
 from donate.services import payments
 from donate.services.runtime import Runtime
@@ -37,6 +38,7 @@ async def refresh_or_expire(rt: Runtime, donation_id: UUID, *, now: datetime | N
             conn, donation.id, status="canceled", counted_minor=0, tier_held=False
         )
         await donations_db.add_history(conn, donation, "pending", "canceled", "expiry")
+        await recurring_db.abandon_unstarted(conn, donation.id)
     return "canceled"
 
 

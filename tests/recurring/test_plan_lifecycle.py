@@ -55,3 +55,28 @@ async def test_mollie_first_payment_starts_the_subscription_and_renewals_follow(
     assert lapsed["status"] == "lapsed" and lapsed["ended_by"] == "dunning"
     r = await pf.sandbox.post("/control/renew", json={"subscription_id": sub, "outcome": "paid"})
     assert r.status_code == 409
+
+
+async def test_plan_whose_first_checkout_expires_unpaid_ends_canceled(
+    pf: Platform, redis: ArqRedis
+) -> None:
+    """The donor walked away from the first checkout: the plan never started, so it does
+    not linger as pending (nor count in the association's plans to watch)."""
+    from datetime import UTC, datetime, timedelta
+    from uuid import UUID
+
+    from donate.webhooks.reconcile import refresh_or_expire
+    from tests.support.platform import donor
+
+    co = await pf.checkout(
+        "stripe", 1200, frequency="monthly", donor=donor(email="gone@recurring.example")
+    )
+    later = datetime.now(UTC) + timedelta(days=2)
+    assert await refresh_or_expire(pf.runtime, UUID(co.donation_id), now=later) == "canceled"
+    async with pf.runtime.pool.acquire() as conn:
+        plan_id = await conn.fetchval(
+            "SELECT id FROM recurring_plans WHERE first_donation_id = $1", UUID(co.donation_id)
+        )
+    p = await plan(pf, str(plan_id))
+    assert p["status"] == "canceled"
+    assert (p["history"][-1]["status"], p["history"][-1]["source"]) == ("canceled", "reconcile")
