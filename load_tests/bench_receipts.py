@@ -76,6 +76,9 @@ RETURNING donation_id
 """
 
 
+OUTBOX_BUSY = "SELECT count(*) FROM outbox WHERE status IN ('pending', 'enqueued')"
+
+
 def with_db(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
@@ -109,12 +112,18 @@ async def backend_pids(url: str) -> list[int]:
         await conn.close()
 
 
-def ticks_of(pids: list[int]) -> int:
-    total = 0
+def ticks_of(pids: list[int]) -> dict[int, int]:
+    ticks = {}
     for pid in pids:
         with contextlib.suppress(OSError):  # same host only; a backend may have ended
-            total += cpu_ticks(pid)
-    return total
+            ticks[pid] = cpu_ticks(pid)
+    return ticks
+
+
+def ticks_since(before: dict[int, int], pids: list[int]) -> int:
+    """CPU ticks of ``pids`` since ``before`` (a backend opened meanwhile counts from 0)."""
+    now = ticks_of(pids)
+    return sum(t - before.get(pid, 0) for pid, t in now.items())
 
 
 @contextlib.contextmanager
@@ -300,6 +309,8 @@ def run_scenario(
                 raise RuntimeError(f"worker did not start, see {log}")
             time.sleep(0.2)
         spy = None
+        if profile is not None:
+            profile = profile.with_name(f"{profile.name}-{name.replace(' ', '')}.txt")
         if profile is not None and shutil.which("py-spy", path=str(Path(sys.executable).parent)):
             spy = subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
@@ -307,9 +318,8 @@ def run_scenario(
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
         rss0 = rss_bytes(worker.pid)
-        pg_pids = asyncio.run(backend_pids(url))
-        ticks0, pg0 = cpu_ticks(worker.pid), ticks_of(pg_pids)
-        sink0 = ticks_of([sink_pid]) if sink_pid else 0
+        ticks0, pg0 = cpu_ticks(worker.pid), ticks_of(asyncio.run(backend_pids(url)))
+        sink0 = ticks_of([sink_pid]) if sink_pid else {}
         started = time.perf_counter()
         asyncio.run(start_work())
         samples: list[tuple[float, int, int]] = []  # (seconds, done, rss)
@@ -324,12 +334,19 @@ def run_scenario(
                 print(f"    {done}/{count} after {samples[-1][0]:.0f}s", flush=True)
         elapsed = time.perf_counter() - started
         cpu = (cpu_ticks(worker.pid) - ticks0) / CLK_TCK / elapsed
-        pg_cpu = (ticks_of(pg_pids) - pg0) / CLK_TCK / elapsed
-        sink_cpu = (ticks_of([sink_pid]) - sink0) / CLK_TCK / elapsed if sink_pid else None
+        pg_cpu = ticks_since(pg0, asyncio.run(backend_pids(url))) / CLK_TCK / elapsed
+        sink_cpu = ticks_since(sink0, [sink_pid]) / CLK_TCK / elapsed if sink_pid else None
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
             spy.wait(60)
+        # Not measured: let the worker finish what the work queued (e-mail rows…), so the
+        # next scenario's worker does not inherit it.
+        for _ in range(600):
+            if not int(asyncio.run(sql(url, OUTBOX_BUSY))):
+                break
+            time.sleep(0.2)
     rss = [s[2] for s in samples]
+    hot = profile_summary(profile) if profile is not None else []
     # Flat memory: RSS at 10 % of the work against RSS at the end.
     tenth = next((s[2] for s in samples if s[1] >= count / 10), rss[0])
     return {
@@ -342,6 +359,7 @@ def run_scenario(
         "rss_mb": {"idle": round(rss0 / 2**20, 1), "at_10pct": round(tenth / 2**20, 1),
                    "peak": round(max(rss) / 2**20, 1), "end": round(rss[-1] / 2**20, 1)},
         "rss_samples_mb": [round(r / 2**20, 1) for r in rss[:: max(1, len(rss) // 40)]],
+        "profile_inclusive_pct": hot,
     }  # fmt: skip
 
 
@@ -357,8 +375,9 @@ def sink_process(folder: Path, port: int) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def profile_summary(path: Path, top: int = 15) -> list[tuple[str, float]]:
-    """Share of samples per function, inclusive, from py-spy's collapsed stacks."""
+def profile_summary(path: Path, top: int = 25) -> list[tuple[str, float]]:
+    """Share of samples per function, inclusive, from py-spy's collapsed stacks (the event
+    loop frames every sample goes through left out)."""
     if not path.exists():
         return []
     counts: dict[str, int] = {}
@@ -370,7 +389,9 @@ def profile_summary(path: Path, top: int = 15) -> list[tuple[str, float]]:
         total += int(n)
         for frame in {f.split(" (")[0] for f in stack.split(";")}:
             counts[frame] = counts.get(frame, 0) + int(n)
-    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+    ranked = sorted(((k, n) for k, n in counts.items() if n < 0.97 * total), key=lambda kv: -kv[1])[
+        :top
+    ]
     return [(name, round(100 * n / total, 1)) for name, n in ranked]
 
 
@@ -381,7 +402,7 @@ def main() -> int:
                    help="e-mail scenario (default: --count / 10; 0 skips it)")  # fmt: skip
     p.add_argument("--per-gift", type=int, default=None,
                    help="per-gift jobs scenario (default: --count / 10; 0 skips)")  # fmt: skip
-    p.add_argument("--profile", action="store_true", help="py-spy the worker (issue scenario)")
+    p.add_argument("--profile", action="store_true", help="py-spy the worker in each scenario")
     p.add_argument("--keep-logs", action="store_true", help="keep the worker's log and mails")
     args = p.parse_args()
     email_count = args.count // 10 if args.email_count is None else args.email_count
@@ -411,7 +432,7 @@ def main() -> int:
         org_id, seed_s = asyncio.run(seed_gifts(url, seeded, args.count, "issue"))
         extra["seed_seconds"] = round(seed_s, 1)
         print(f"  issue (no e-mail), {args.count} receipts ...", flush=True)
-        profile = RESULTS_DIR / f"profile-receipts-{stamp}.txt" if args.profile else None
+        profile = RESULTS_DIR / f"profile-receipts-{stamp}" if args.profile else None
         results.append(run_scenario(
             "issue", count=args.count, url=url, redis_url=redis_url, env={}, log=log,
             start_work=lambda: queue_row(url, "receipts.issue_pending",
@@ -419,8 +440,6 @@ def main() -> int:
             done_query=receipts_done(), profile=profile,
         ))  # fmt: skip
         total_receipts += args.count
-        if profile is not None:
-            extra["profile_top_inclusive_pct"] = profile_summary(profile)
 
         if email_count:
             asyncio.run(seed_gifts(url, seeded, email_count, "mail"))
@@ -438,7 +457,7 @@ def main() -> int:
                                                  {"organization_id": org_id}, org_id),
                     done_query="SELECT count(*) - "
                     f"{sent_before} FROM receipt_emails WHERE status = 'sent'",
-                    sink_pid=sink.pid,
+                    sink_pid=sink.pid, profile=profile,
                 ))  # fmt: skip
             total_receipts += email_count
             extra["emails_in_sink"] = sum(1 for _ in sink_dir.glob("*.eml"))
@@ -449,7 +468,7 @@ def main() -> int:
             results.append(run_scenario(
                 "per-gift jobs", count=per_gift, url=url, redis_url=redis_url, env={},
                 log=log, start_work=lambda: queue_per_gift(url, "single", org_id),
-                done_query=receipts_done(),
+                done_query=receipts_done(), profile=profile,
             ))  # fmt: skip
             total_receipts += per_gift
 

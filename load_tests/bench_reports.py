@@ -33,8 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_webhooks import (
+    CLK_TCK,
     DEFAULT_DB,
     ROOT,
+    cpu_ticks,
     create_database,
     drop_database,
     free_port,
@@ -134,6 +136,9 @@ async def seed(url: str, scale: float) -> Seeded:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SET synchronous_commit = off")
+        # The rows are consistent by construction: skip the foreign-key triggers (superuser).
+        with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("SET session_replication_role = replica")
         org = _uid(1, 0)
         await conn.execute(
             """INSERT INTO organizations (id, slug, legal_name, address_line1, postal_code, city,
@@ -288,6 +293,8 @@ class Result:
     peak_rss_mb: float | None = None
     base_rss_mb: float | None = None
     ratio: float | None = None  # rows/s of this export / rows/s of the raw COPY
+    app_cpu_s: float | None = None  # CPU of the server process (or the bench's COPY sink)
+    pg_cpu_s: float | None = None  # CPU of the PostgreSQL backends that served it
     note: str = ""
 
     @property
@@ -304,8 +311,28 @@ def rss_mb(pid: int, field_name: str) -> float | None:
     return None
 
 
-async def raw_copy(url: str, org_id: str, **kw: Any) -> tuple[float, int]:
-    """The report's own query, ``COPY (…) TO STDOUT`` to a sink: (seconds, bytes)."""
+def cpu_s(pids: list[int]) -> float:
+    return sum(cpu_ticks(p) for p in pids) / CLK_TCK
+
+
+async def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends connected to the database of ``url`` (the server's pool)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [int(r["pid"]) for r in rows]
+    finally:
+        await conn.close()
+
+
+async def raw_copy(url: str, org_id: str, **kw: Any) -> tuple[float, int, float]:
+    """The report's own query, ``COPY (…) TO STDOUT`` to a sink: (seconds, bytes, CPU
+    seconds of its backend)."""
     import asyncpg
 
     from donate.db.payout_reports import lines_query, tune_session
@@ -319,11 +346,12 @@ async def raw_copy(url: str, org_id: str, **kw: Any) -> tuple[float, int]:
 
     conn = await asyncpg.connect(url)
     try:
-        t0 = time.monotonic()
+        backend = [conn.get_server_pid()]
+        t0, cpu0 = time.monotonic(), cpu_s(backend)
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             await tune_session(conn)  # the report's own session settings
             await conn.copy_from_query(sql, *args, output=sink)
-        return time.monotonic() - t0, size
+        return time.monotonic() - t0, size, cpu_s(backend) - cpu0
     finally:
         await conn.close()
 
@@ -390,6 +418,8 @@ def export(
         reset = reset_peak(pid)  # the peak of this export, not of the server's start-up
         sampler = RssSampler(pid)
         prof = start_profiler(pid, name.replace(" ", "-")) if args.profile else None
+        backends = asyncio.run(backend_pids(db_url))
+        cpu0, pg0 = cpu_s([pid]), cpu_s(backends)
         try:
             seconds, size, _ = asyncio.run(
                 download(f"{base}/api/v1/orgs/{s.org_slug}{path}", s.api_key, params)
@@ -401,8 +431,12 @@ def export(
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     prof.wait(30)
         peak = rss_mb(pid, "VmHWM") if reset else sampler.peak
+        app_cpu, pg_cpu = cpu_s([pid]) - cpu0, cpu_s(backends) - pg0
     note = f"server start-up peak {startup_peak} MB" + ("" if reset else "; RSS sampled /50 ms")
-    return Result(name, rows, round(seconds, 3), size, peak, base_rss, note=note)
+    return Result(
+        name, rows, round(seconds, 3), size, peak, base_rss,
+        app_cpu_s=round(app_cpu, 2), pg_cpu_s=round(pg_cpu, 2), note=note,
+    )  # fmt: skip
 
 
 def reset_peak(pid: int) -> bool:
@@ -434,8 +468,8 @@ class RssSampler:
         self._thread.join()
 
 
-async def copy_best(url: str, org_id: str, repeat: int, **kw: Any) -> tuple[float, int]:
-    best: tuple[float, int] | None = None
+async def copy_best(url: str, org_id: str, repeat: int, **kw: Any) -> tuple[float, int, float]:
+    best: tuple[float, int, float] | None = None
     for _ in range(repeat):
         got = await raw_copy(url, org_id, **kw)
         best = got if best is None or got[0] < best[0] else best
@@ -448,13 +482,13 @@ async def copy_best(url: str, org_id: str, repeat: int, **kw: Any) -> tuple[floa
 
 def table(results: list[Result]) -> str:
     head = f"{'export':<28} {'rows':>10} {'seconds':>9} {'rows/s':>10} {'MB':>8} "
-    head += f"{'/ COPY':>7} {'peak RSS':>9} {'base RSS':>9}"
+    head += f"{'/ COPY':>7} {'peak RSS':>9} {'base RSS':>9} {'app CPU s':>10} {'pg CPU s':>9}"
     out = [head, "-" * len(head)]
     for r in results:
         out.append(
             f"{r.name:<28} {r.rows:>10,} {r.seconds:>9.2f} {r.rate:>10,.0f} "
             f"{r.bytes / 1e6:>8.1f} {_f(r.ratio, '.2f'):>7} {_f(r.peak_rss_mb, '.0f'):>9} "
-            f"{_f(r.base_rss_mb, '.0f'):>9}"
+            f"{_f(r.base_rss_mb, '.0f'):>9} {_f(r.app_cpu_s, '.2f'):>10} {_f(r.pg_cpu_s, '.2f'):>9}"
         )
     return "\n".join(out)
 
@@ -502,8 +536,11 @@ def main() -> int:
         for report in args.only.split(","):
             path, params, rows, query = reports[report]
             print(f"  {report}: raw COPY …", flush=True)
-            secs, size = asyncio.run(copy_best(db_url, s.org_id, args.copy_repeat, **query))
-            copy = Result(f"{report} raw COPY", rows, round(secs, 3), size, note="in-process")
+            secs, size, pg = asyncio.run(copy_best(db_url, s.org_id, args.copy_repeat, **query))
+            copy = Result(
+                f"{report} raw COPY", rows, round(secs, 3), size, pg_cpu_s=round(pg, 2),
+                note="in the bench process, to a sink",
+            )  # fmt: skip
             results.append(copy)
             for fmt in args.formats.split(","):
                 print(f"  {report}: {fmt} over HTTP …", flush=True)

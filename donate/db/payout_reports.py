@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import fields
 from datetime import date
 from typing import Any, Literal
 from uuid import UUID
+
+import anyio
 
 from donate.db.types import Conn
 from donate.domain.payouts import PayoutHeader, ReportLine
@@ -125,25 +127,27 @@ def _check_columns(row: Any) -> None:
 
 async def _batches(
     conn: Conn, sql: str, args: tuple[Any, ...], chunk: int
-) -> AsyncIterator[list[ReportLine]]:
+) -> AsyncGenerator[list[ReportLine], None]:
     """Rows ``chunk`` at a time from a server-side cursor (memory stays flat whatever the
     size). The next batch is requested before this one is handed over, so PostgreSQL
     computes it while the caller formats this one."""
     cursor = await conn.cursor(sql, *args)
     pending = asyncio.ensure_future(cursor.fetch(chunk))
     try:
-        rows = await pending
+        # Shielded: a fetch cancelled midway would leave the connection busy for good.
+        rows = await asyncio.shield(pending)
         if rows:
             _check_columns(rows[0])
         while rows:
             pending = asyncio.ensure_future(cursor.fetch(chunk))
             await asyncio.sleep(0)  # let the request go out
             yield [ReportLine(*r) for r in rows]
-            rows = await pending
+            rows = await asyncio.shield(pending)
     finally:
         if not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            # Closed early (client gone, error downstream): let the batch in flight arrive,
+            # so the transaction can end and the connection go back to the pool clean.
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await pending
 
 
@@ -177,7 +181,7 @@ def lines_query(
     return _LINES_SQL[order], args
 
 
-async def iter_lines(
+def iter_lines(
     conn: Conn,
     org_id: UUID,
     *,
@@ -188,23 +192,21 @@ async def iter_lines(
     line_end: date | None = None,
     order: Literal["payout", "time"] = "payout",
     chunk: int = 2000,
-) -> AsyncIterator[list[ReportLine]]:
+) -> AsyncGenerator[list[ReportLine], None]:
     """Movements in payout then time order, ``chunk`` at a time. Call inside a
     transaction."""
     sql, args = lines_query(
         org_id, payout_id=payout_id, payout_start=payout_start, payout_end=payout_end,
         line_start=line_start, line_end=line_end, order=order,
     )  # fmt: skip
-    async for batch in _batches(conn, sql, args, chunk):
-        yield batch
+    return _batches(conn, sql, args, chunk)  # one generator: closing it closes the cursor
 
 
-async def iter_in_transit(
+def iter_in_transit(
     conn: Conn, org_id: UUID, *, start: date | None, end: date | None, chunk: int = 2000
-) -> AsyncIterator[list[ReportLine]]:
+) -> AsyncGenerator[list[ReportLine], None]:
     """Paid gifts not yet in any synced payout. Call inside a transaction."""
-    async for batch in _batches(conn, _IN_TRANSIT_SQL, (org_id, start, end), chunk):
-        yield batch
+    return _batches(conn, _IN_TRANSIT_SQL, (org_id, start, end), chunk)
 
 
 async def tune_session(conn: Conn) -> None:

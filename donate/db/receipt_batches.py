@@ -156,3 +156,35 @@ async def mark_emails(
         status,
         error[:2000] if error else None,
     )
+
+
+async def orgs_with_pending(conn: Conn, older_than_s: float) -> list[UUID]:
+    """Associations (per-gift schedule) with a settled gift that still has no receipt
+    ``older_than_s`` seconds after its last change: the per-gift job failed or never ran."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT d.organization_id
+           FROM donations d
+           JOIN campaigns c ON c.id = d.campaign_id
+           JOIN organizations o ON o.id = d.organization_id
+           WHERE d.status = ANY($1::text[]) AND d.counted_minor > 0 AND d.wants_receipt
+             AND c.receipt_eligible AND d.frequency = 'once' AND o.receipt_schedule = 'per_gift'
+             AND d.updated_at < now() - make_interval(secs => $2)
+             AND NOT EXISTS (SELECT 1 FROM receipt_donations rd
+                             WHERE rd.donation_id = d.id AND rd.active)
+           ORDER BY 1""",
+        list(SETTLED),
+        float(older_than_s),
+    )
+    return [r[0] for r in rows]
+
+
+async def already_noted(conn: Conn, org_id: UUID, gift_ids: list[UUID]) -> set[str]:
+    """Gifts the association was already told cannot get a receipt (noted once, not hourly)."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT target_id FROM audit_log
+           WHERE organization_id = $1 AND action = 'receipt.not_issued'
+             AND target_type = 'donation' AND target_id = ANY($2::text[])""",
+        org_id,
+        [str(g) for g in gift_ids],
+    )
+    return {r[0] for r in rows}

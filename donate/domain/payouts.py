@@ -178,7 +178,9 @@ class Totals:
 
     def add(self, line: ReportLine, split: FeeSplit | None = None) -> None:
         s = split or line.split
-        key = (line.kind, line.campaign_title or "", line.matched)
+        kind = line.kind
+        matched = line.donation_id is not None or kind not in _MATCHABLE  # line.matched, inline
+        key = (kind, line.campaign_title or "", matched)
         g = self.groups.get(key)
         if g is None:
             g = self.groups[key] = [0, 0, 0, 0, 0, 0, 0]

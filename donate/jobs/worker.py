@@ -20,7 +20,7 @@ from donate.jobs import (
     relay,
 )
 from donate.jobs.runner import run_outbox
-from donate.services import donor_privacy, receipts_annual
+from donate.services import donor_privacy, receipts_annual, receipts_batch
 from donate.services.runtime import Runtime
 from donate.webhooks.reconcile import reconcile
 
@@ -63,6 +63,10 @@ def build_worker(
     async def reconcile_cron(ctx: dict[str, Any]) -> dict[str, int]:
         return await reconcile(ctx["runtime"])
 
+    async def receipts_catch_up_cron(ctx: dict[str, Any]) -> int:
+        # Gifts a per-gift job did not receipt (failed for good, data fixed since).
+        return await receipts_batch.queue_catch_up(ctx["runtime"])
+
     async def january_receipts_cron(ctx: dict[str, Any]) -> int:
         # Mid-January: late December payments have settled; queued once per association.
         return await receipts_annual.queue_january_run(ctx["runtime"])
@@ -82,6 +86,7 @@ def build_worker(
         cron(donor_erasure_cron, hour=4, minute=31, second=0, unique=True),
         cron(payouts.daily_sync, hour=5, minute=7, second=0, unique=True),
         cron(january_receipts_cron, month=1, day=15, hour=3, minute=0, second=0, unique=True),
+        cron(receipts_catch_up_cron, minute=47, second=0, unique=True),
         cron(recurring_tasks.reconcile_plans_cron, minute=23, second=0, unique=True),
         cron(recurring_tasks.reminders_cron, hour=8, minute=13, second=0, unique=True),
     ]

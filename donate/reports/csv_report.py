@@ -50,6 +50,8 @@ class CsvReport:
         self._cells = Cells(locale)
         self._decimal_sep = "," if sep == ";" else "."
         self._money_text: dict[str, dict[int, str]] = {}
+        self._line = io.StringIO()
+        self._line_writer = csv.writer(self._line, delimiter=sep, lineterminator="\r\n")
 
     def _format(self, value: Value) -> str:
         if value is None:
@@ -69,6 +71,15 @@ class CsvReport:
         for r in rows:
             writer.writerow([self._format(v) for v in r])
         return buf.getvalue()
+
+    def _quoted(self, cells: list[str]) -> str:
+        """One row through the csv writer (some field holds the separator, a quote or a
+        line break), without its line terminator."""
+        buf = self._line
+        buf.seek(0)
+        buf.truncate()
+        self._line_writer.writerow(cells)
+        return buf.getvalue()[:-2]
 
     def _money(self, minor: int, currency: str) -> str:
         cache = self._money_text.get(currency)
@@ -107,14 +118,20 @@ class CsvReport:
         out: list[str] = []
         add, cells, money, sep = self.totals.add, self._cells, self._money, self.sep
         seps, cur = len(COLUMNS) - 1, self.currency
+        known = self._money_text.setdefault(cur, {})
         for line in lines:
             split = line.split
             add(line, split)
             r = cells(line, split)
-            cur = line.currency
+            if line.currency != cur:
+                cur = line.currency
+                known = self._money_text.setdefault(cur, {})
             for i in MONEY_INDEXES:
                 minor = r[i]
-                r[i] = money(minor, cur) if isinstance(minor, int) else ""
+                if minor is None:
+                    r[i] = ""
+                else:
+                    r[i] = known.get(minor) or money(minor, cur)  # type: ignore[arg-type]
             when = r[DATETIME_INDEX]
             # Paris time without its offset: "2026-03-14 11:30:00".
             r[DATETIME_INDEX] = (
@@ -122,9 +139,10 @@ class CsvReport:
             )
             day = r[DATE_INDEX]
             r[DATE_INDEX] = day.isoformat() if isinstance(day, date) else ""
-            text_ = sep.join(r)  # type: ignore[arg-type]  # every cell is a str by now
+            strings: list[str] = r  # type: ignore[assignment]  # every cell is a str by now
+            text_ = sep.join(strings)
             if text_.count(sep) != seps or '"' in text_ or "\n" in text_ or "\r" in text_:
-                text_ = self._rows([r]).removesuffix("\r\n")
+                text_ = self._quoted(strings)
             out.append(text_)
         self.currency = self.currency or cur
         return "\r\n".join(out) + "\r\n" if out else ""

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from donate.db import campaign_admin as db
 from donate.db.campaign_admin import CampaignRecord, UpdateRecord
 from donate.db.types import Conn
@@ -26,6 +28,7 @@ from donate.services.runtime import Runtime
 
 COVER_SIDE = 1600
 COVER_PREFIX = "/media/campaign-covers/"
+SLUG_TAKEN = "Another campaign of the association already uses this address."
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,7 @@ async def _check_campaign(
     if "slug" not in errors and await db.slug_taken(
         conn, org_id, values["slug"], current.id if current else None
     ):
-        errors["slug"] = "Another campaign of the association already uses this address."
+        errors["slug"] = SLUG_TAKEN
     if values["receipt_eligible"]:
         problem = receipt_problem(await _identity(conn, org_id))
         if problem:
@@ -116,7 +119,11 @@ async def create_campaign(
         await _check_campaign(conn, org_id, values, errors, None)
         if errors:
             raise InvalidRequest(errors)
-        campaign_id = await db.insert_campaign(conn, org_id, values)
+        try:
+            async with conn.transaction():
+                campaign_id = await db.insert_campaign(conn, org_id, values)
+        except asyncpg.UniqueViolationError:  # the same address taken at the same moment
+            raise InvalidRequest({"slug": SLUG_TAKEN}) from None
         await db.audit(conn, org_id, who.actor, "campaign.created", "campaign",
                        str(campaign_id), who.data(slug=values["slug"]))  # fmt: skip
     return campaign_id
@@ -138,7 +145,11 @@ async def update_campaign(
                 errors["ends_on"] = "The end date has passed: close the campaign instead."
         if errors:
             raise InvalidRequest(errors)
-        await db.update_campaign(conn, org_id, campaign_id, values)
+        try:
+            async with conn.transaction():
+                await db.update_campaign(conn, org_id, campaign_id, values)
+        except asyncpg.UniqueViolationError:
+            raise InvalidRequest({"slug": SLUG_TAKEN}) from None
         await db.audit(conn, org_id, who.actor, "campaign.updated", "campaign",
                        str(campaign_id), who.data())  # fmt: skip
 

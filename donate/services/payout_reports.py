@@ -7,7 +7,7 @@ Raises ``NotFound`` for a payout that does not exist or belongs to another assoc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -60,7 +60,7 @@ class ReportSession:
         line_start: date | None = None,
         line_end: date | None = None,
         order: Literal["payout", "time"] = "payout",
-    ) -> AsyncIterator[list[ReportLine]]:
+    ) -> AsyncGenerator[list[ReportLine], None]:
         return reports_db.iter_lines(
             self.conn, self.org_id, payout_id=payout_id, payout_start=payout_start,
             payout_end=payout_end, line_start=line_start, line_end=line_end, order=order,
@@ -68,7 +68,7 @@ class ReportSession:
 
     def in_transit(
         self, *, start: date | None = None, end: date | None = None
-    ) -> AsyncIterator[list[ReportLine]]:
+    ) -> AsyncGenerator[list[ReportLine], None]:
         return reports_db.iter_in_transit(self.conn, self.org_id, start=start, end=end)
 
 

@@ -26,7 +26,7 @@ from donate.services.errors import Conflict, InvalidRequest, NotFound
 from donate.services.runtime import Runtime
 
 PAGE_SIZE = 50
-INLINE_DONORS = 200  # donors an on-demand annual run handles inside the request
+INLINE_DONORS = 50  # donors an on-demand run handles inside the request (~a PDF each)
 STATUSES = ("issued", "canceled")
 KINDS = ("single", "annual")
 EMAIL_STATUSES = ("pending", "sent", "failed", "skipped")

@@ -96,6 +96,7 @@ async def _drafts(conn: Conn, org: Any, gifts: list[Gift], now: datetime) -> lis
     issued_on = local_date_of(now)
     stand_in = format_receipt_number(issued_on.year, 10**12)  # as receipts._DRAFT_SEQ
     drafts = []
+    refused: list[tuple[Gift, Exception]] = []
     for gift in gifts:
         try:
             snapshot = receipt_snapshot.build(
@@ -104,13 +105,19 @@ async def _drafts(conn: Conn, org: Any, gifts: list[Gift], now: datetime) -> lis
                 issued_on=issued_on,
             )  # fmt: skip
         except (InvalidReceipt, receipt_snapshot.NotEligible) as exc:
-            log.warning("receipt not issued for %s: %s", gift.id, exc)
-            await receipts_db.note(
-                conn, gift.organization_id, "receipt.not_issued", str(gift.id),
-                {"reason": str(exc), "missing": list(getattr(exc, "missing", ()))},
-            )  # fmt: skip
+            refused.append((gift, exc))
             continue
         drafts.append(_Draft(gift, snapshot))
+    if refused:
+        # Catch-up runs come back hourly: tell the association once per gift.
+        told = await batch_db.already_noted(conn, org["id"], [g.id for g, _ in refused])
+        for gift, err in refused:
+            log.warning("receipt not issued for %s: %s", gift.id, err)
+            if str(gift.id) not in told:
+                await receipts_db.note(
+                    conn, gift.organization_id, "receipt.not_issued", str(gift.id),
+                    {"reason": str(err), "missing": list(getattr(err, "missing", ()))},
+                )  # fmt: skip
     return drafts
 
 
@@ -159,3 +166,25 @@ async def queue(rt: Runtime, org_id: UUID, *, after: UUID | None = None) -> int 
             organization_id=org_id,
             dedup_key=None,
         )
+
+
+CATCH_UP_AFTER_S = 600  # a per-gift job normally issues within seconds
+
+
+async def queue_catch_up(rt: Runtime, *, now: datetime | None = None) -> int:
+    """Queue an issuing run for every association with gifts still waiting for their
+    receipt (a per-gift job failed for good, or an association fixed what was missing).
+    Once per association and hour; returns how many runs were queued."""
+    now = now or datetime.now(UTC)
+    queued = 0
+    async with rt.pool.acquire() as conn:
+        for org_id in await batch_db.orgs_with_pending(conn, CATCH_UP_AFTER_S):
+            row = await outbox.add(
+                conn,
+                "receipts.issue_pending",
+                {"organization_id": str(org_id), "after": None},
+                organization_id=org_id,
+                dedup_key=f"receipts:catch-up:{org_id}:{now:%Y%m%d%H}",
+            )
+            queued += row is not None
+    return queued

@@ -7,9 +7,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import anyio.to_thread
@@ -121,7 +122,7 @@ class Spec:
             return []
         return await s.headers(payout_id=self.payout_id, start=self.start, end=self.end)
 
-    def lines(self, s: payout_reports.ReportSession) -> AsyncIterator[list[ReportLine]]:
+    def lines(self, s: payout_reports.ReportSession) -> AsyncGenerator[list[ReportLine], None]:
         if self.title == "in_transit":
             return s.in_transit(start=self.start, end=self.end)
         if self.payout_id is not None:
@@ -138,8 +139,10 @@ async def _csv(request: Request, who: Principal, spec: Spec, name: str) -> Respo
             org = await s.organization()
             headers = await spec.headers(s)
             yield report.start(spec.title, org.name, headers, spec.period).encode()
-            async for chunk in spec.lines(s):
-                yield report.lines(chunk).encode()
+            # Closed with the response (client gone): the cursor's batch in flight is awaited.
+            async with contextlib.aclosing(spec.lines(s)) as chunks:
+                async for chunk in chunks:
+                    yield report.lines(chunk).encode()
             yield report.end().encode()
 
     return StreamingResponse(
@@ -157,8 +160,9 @@ async def _xlsx(request: Request, who: Principal, spec: Spec, name: str) -> Resp
             org = await s.organization()
             headers = await spec.headers(s)
             report.start(spec.title, org.name, headers, spec.period)
-            async for chunk in spec.lines(s):
-                await anyio.to_thread.run_sync(report.lines, chunk)
+            async with contextlib.aclosing(spec.lines(s)) as chunks:
+                async for chunk in chunks:
+                    await anyio.to_thread.run_sync(report.lines, chunk)
         await anyio.to_thread.run_sync(report.close)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -178,8 +182,9 @@ async def _pdf(request: Request, who: Principal, spec: Spec, name: str) -> Respo
     async with payout_reports.session(rt, who.organization_id) as s:
         org = await s.organization()
         headers = await spec.headers(s)
-        async for chunk in spec.lines(s):
-            summary.lines(chunk)
+        async with contextlib.aclosing(spec.lines(s)) as chunks:
+            async for chunk in chunks:
+                summary.lines(chunk)
     pdf = await anyio.to_thread.run_sync(
         lambda: summary.render(spec.title, org.name, headers, spec.period)
     )
@@ -273,8 +278,10 @@ async def fec_export(request: Request) -> Response:
     async def body() -> AsyncIterator[bytes]:
         yield encode(writer.header())
         async with payout_reports.session(rt, who.organization_id) as s:
-            async for chunk in s.lines(line_start=start, line_end=end, order="time"):
-                yield encode(writer.movements(chunk, end))
+            lines = s.lines(line_start=start, line_end=end, order="time")
+            async with contextlib.aclosing(lines) as chunks:
+                async for chunk in chunks:
+                    yield encode(writer.movements(chunk, end))
             yield encode(writer.transfers(await s.headers(start=start, end=end)))
 
     return StreamingResponse(
@@ -293,3 +300,53 @@ routes = [
     Route(f"{_ORG}/reports/in-transit.{{fmt}}", in_transit_report, methods=["GET"]),
     Route(f"{_ORG}/exports/fec", fec_export, methods=["GET"]),
 ]
+
+
+def _op(summary: str, path: tuple[str, ...], query: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One OpenAPI operation of these routes (merged into /openapi.json)."""
+    params = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in path
+    ] + [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in query]
+    return {
+        "summary": summary,
+        "security": [{"apiKey": []}],
+        "parameters": params,
+        "responses": {
+            "200": {"description": "OK"},
+            "403": {"description": "Not a finance or admin key"},
+            "404": {"description": "Unknown, or another association's"},
+            "422": {"description": "Bad date range or option"},
+        },
+    }
+
+
+_FMT = ("fmt",)  # csv (streamed; sep "," ";" or tab; lang fr or en), xlsx, pdf
+_OUT = ("sep", "lang")
+OPENAPI_PATHS: dict[str, Any] = {
+    f"{_ORG}/payouts": {
+        "get": _op("Payouts, newest first (arrival from/to)", ("org",), ("from", "to"))
+    },
+    f"{_ORG}/payouts/sync": {
+        "post": _op("Sync the payouts of every connected account now (202)", ("org",))
+    },
+    f"{_ORG}/payouts/{{payout_id}}/report.{{fmt}}": {
+        "get": _op("One payout's reconciled report", ("org", "payout_id", *_FMT), _OUT)
+    },
+    f"{_ORG}/reports/period.{{fmt}}": {
+        "get": _op(
+            "The payouts arrived in a period: from/to, month=YYYY-MM or year=YYYY",
+            ("org", *_FMT),
+            ("from", "to", "month", "year", *_OUT),
+        )
+    },
+    f"{_ORG}/reports/in-transit.{{fmt}}": {
+        "get": _op(
+            "Gifts paid (from/to), not yet in a synced payout",
+            ("org", *_FMT),
+            ("from", "to", *_OUT),
+        )
+    },
+    f"{_ORG}/exports/fec": {
+        "get": _op("Accounting entries, French FEC (tab or |)", ("org",), ("from", "to", *_OUT))
+    },
+}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
+from PIL import Image
+
 from tests.backoffice_pages.helpers import (
     campaign_form,
     foreign_org,
@@ -213,6 +217,12 @@ async def test_cover_upload_checked_reencoded_and_served(pf: Platform) -> None:
     assert url in (await pf.app.get(f"/c/{pf.org}/dons-2026")).text
     r = await admin.submit(
         page, f"{page}/cover", files={"cover": ("x.png", b"<svg onload=alert(1)>", "image/png")}
+    )
+    assert r.status_code == 400 and 'id="cover-error"' in r.text
+    bomb = io.BytesIO()
+    Image.new("1", (12_000, 12_000)).save(bomb, format="PNG")  # small file, 144 Mpx
+    r = await admin.submit(
+        page, f"{page}/cover", files={"cover": ("b.png", bomb.getvalue(), "image/png")}
     )
     assert r.status_code == 400 and 'id="cover-error"' in r.text
     big = b"\x89PNG" + b"0" * (2 * 1024 * 1024 + 10)

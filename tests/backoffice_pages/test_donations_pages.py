@@ -131,6 +131,18 @@ async def test_refund_from_the_back_office_reaches_the_sandbox(
         if p.get("metadata", {}).get("donation_id") == donation_id
     ]
     assert payment["refunded_minor"] == 1050
+    # The receipt is canceled and re-issued for what is left, both shown on the page.
+    receipts = await pf.runtime.pool.fetch(
+        "SELECT r.number, r.status, r.amount_minor FROM receipts r JOIN receipt_donations rd "
+        "ON rd.receipt_id = r.id WHERE rd.donation_id = $1::uuid ORDER BY r.seq",
+        donation_id,
+    )
+    assert [(x["status"], x["amount_minor"]) for x in receipts] == [
+        ("canceled", 2500),
+        ("issued", 1450),
+    ]
+    detail = await finance.get(page)
+    assert all(x["number"] in detail.text for x in receipts)
     r = await finance.submit(page, f"{page}/refund", {"amount": ""})
     assert r.status_code == 303
     await pf.deliver_and_process(redis)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -116,3 +117,41 @@ async def test_races_with_per_gift_jobs_give_one_receipt_per_gift(pf: Platform) 
     await receipts_batch.issue_pending(pf.runtime, org_id, limit=1000)
     async with pf.runtime.pool.acquire() as conn:
         await assert_one_live_receipt_each(conn, org_id, gifts)
+
+
+async def test_hourly_catch_up_issues_what_per_gift_jobs_left_and_notes_refusals_once(
+    pf: Platform, redis: ArqRedis
+) -> None:
+    _, gifts = await _seed(pf, 4)
+    async with pf.runtime.pool.acquire() as conn:
+        # The per-gift jobs never ran (say they failed for good) and an hour went by; one
+        # donor has lost the street of the address a receipt must print.
+        await conn.execute(
+            "UPDATE donations SET updated_at = now() - interval '1 hour' "
+            "WHERE id = ANY($1::uuid[])",
+            gifts,
+        )
+        await conn.execute(
+            "UPDATE donors SET address_line1 = '' WHERE id = "
+            "(SELECT donor_id FROM donations WHERE id = $1)",
+            gifts[0],
+        )
+    at = datetime(2026, 11, 26, 9, 47, tzinfo=UTC)
+    assert await receipts_batch.queue_catch_up(pf.runtime, now=at) == 1
+    assert await receipts_batch.queue_catch_up(pf.runtime, now=at) == 0  # once an hour
+    await drain(pf.runtime, redis, pf.redis_url)
+    assert await receipts_batch.queue_catch_up(pf.runtime, now=at + timedelta(hours=1)) == 1
+    await drain(pf.runtime, redis, pf.redis_url)
+
+    async with pf.runtime.pool.acquire() as conn:
+        issued = await conn.fetchval(
+            "SELECT count(*) FROM receipt_donations WHERE active AND donation_id = ANY($1::uuid[])",
+            gifts,
+        )
+        notes = await conn.fetch(
+            "SELECT data FROM audit_log WHERE action = 'receipt.not_issued' AND target_id = $1",
+            str(gifts[0]),
+        )
+    assert issued == 3
+    assert len(notes) == 1
+    assert notes[0]["data"]["missing"] == ["donor.address.lines"]

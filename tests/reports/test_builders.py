@@ -18,6 +18,7 @@ from donate.domain.payouts import ChartOfAccounts, PayoutHeader, ReportLine, spl
 from donate.reports.csv_report import CsvReport
 from donate.reports.fec import FecWriter, fec_amount, postings
 from donate.reports.pdf_report import PdfSummary
+from donate.reports.table import row
 from donate.reports.xlsx_report import XlsxReport
 
 AT = datetime(2026, 3, 14, 10, 30, tzinfo=UTC)
@@ -190,3 +191,24 @@ def test_other_currencies_in_every_format(
     assert debit["58"] == shown["net"].replace(".", ",")
     assert {r[17] for r in fec_rows} == {currency}  # Idevise
     assert {r[16] for r in fec_rows} >= {shown["net"].replace(".", ",")}  # Montantdevise
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+@pytest.mark.parametrize("locale", ["fr", "en"])
+def test_fast_csv_rows_are_the_reference_rows(sep: str, locale: str) -> None:
+    """The CSV's hot path (joined strings, cached amounts) writes exactly what the csv
+    writer writes from the typed reference row, quoting included."""
+    tricky = [
+        line("payment", 2700, 250, **GIFT, method="card", campaign_kind="crowdfunding"),
+        line("refund", -1000, 0, donation_id="d1",
+             description='Remboursement "partiel"; motif, client\nligne 2'),
+        line("payment", 1500, 0, donation_id="d3", anonymous=True, first_name="Zoë",
+             email="z@example.org", campaign_title="Forêt; Nord, Sud", siren="123456789"),
+        line("dispute", -3000, 1500, donation_id="d2", company_name='ACME "SA"'),
+        line("application_fee", 0, 500, tip_pool_minor=300),
+        line("payment", 1500, 245, **{**GIFT, "currency": "JPY"}),
+        line("payment", 1, 0, occurred_at=None, payout_date=None, description="\ttab"),
+    ]  # fmt: skip
+    fast, reference = CsvReport(sep, locale), CsvReport(sep, locale)
+    assert fast.lines(tricky) == reference._rows([row(ln, locale) for ln in tricky])
+    assert fast.totals.all.net == sum(ln.net_minor for ln in tricky)

@@ -3,6 +3,7 @@ payout, the sync, then every report format against our records, to the cent."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import uuid
@@ -17,10 +18,12 @@ from arq.connections import ArqRedis
 from pypdf import PdfReader
 
 from donate.db import orgs as orgs_db
+from donate.db import payout_reports as payout_reports_db
 from donate.demo import SANDBOX_KEY
 from donate.reports.fec import COLUMNS as FEC_COLUMNS
 from donate.reports.fec import parse_amount
 from donate.security.crypto import new_api_key
+from donate.services import payout_reports
 from donate.services import payouts as payouts_service
 from tests.support.platform import Checkout, Platform, donor
 
@@ -480,3 +483,22 @@ async def test_period_by_month_and_year(pf: Platform, scenario: dict[str, Any]) 
     before = int(arrival[:4]) - 1
     r = await pf.app.get(url, params={"year": str(before)}, headers=pf.auth())
     assert _table(_csv(r, ",")) == []
+
+
+async def test_a_report_closed_early_leaves_the_connection_clean(
+    pf: Platform, scenario: dict[str, Any]
+) -> None:
+    """A download stopped after its first batch (the client went away) ends its transaction
+    with the next batch already requested: the connection must go back to the pool usable."""
+    async with pf.runtime.pool.acquire() as conn:
+        org = await conn.fetchval("SELECT id FROM organizations WHERE slug = $1", pf.org)
+    for _ in range(3):
+        async with (
+            payout_reports.session(pf.runtime, org) as s,
+            contextlib.aclosing(payout_reports_db.iter_lines(s.conn, org, chunk=2)) as batches,
+        ):
+            async for batch in batches:
+                assert batch
+                break
+        async with pf.runtime.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM payouts") > 0

@@ -94,7 +94,7 @@ async def list_page(request: Request) -> Response:
     )  # fmt: skip
 
 
-async def _editor(
+async def editor_page(
     request: Request, member: Member, campaign: CampaignRecord | None, *,
     values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
     status: int = 200, tier_values: dict[str, str] | None = None,
@@ -125,7 +125,7 @@ async def _editor(
 
 async def new_page(request: Request) -> Response:
     member = await require_member(request, CAMPAIGN_EDITORS)
-    return await _editor(request, member, None)
+    return await editor_page(request, member, None)
 
 
 async def create(request: Request) -> Response:
@@ -138,7 +138,7 @@ async def create(request: Request) -> Response:
             who(request, member),
         )  # fmt: skip
     except InvalidRequest as exc:
-        return await _editor(request, member, None, values=raw, errors=exc.errors, status=400)
+        return await editor_page(request, member, None, values=raw, errors=exc.errors, status=400)
     return RedirectResponse(f"{member.base}/campaigns/{new_id}?done=created", status_code=303)
 
 
@@ -153,7 +153,7 @@ async def load(request: Request, member: Member) -> CampaignRecord:
 
 async def edit_page(request: Request) -> Response:
     member = await require_member(request, ALL)
-    return await _editor(request, member, await load(request, member))
+    return await editor_page(request, member, await load(request, member))
 
 
 async def save(request: Request) -> Response:
@@ -167,7 +167,9 @@ async def save(request: Request) -> Response:
             language(request), who(request, member),
         )  # fmt: skip
     except InvalidRequest as exc:
-        return await _editor(request, member, campaign, values=raw, errors=exc.errors, status=400)
+        return await editor_page(
+            request, member, campaign, values=raw, errors=exc.errors, status=400
+        )
     return RedirectResponse(f"{member.base}/campaigns/{campaign.id}?done=saved", status_code=303)
 
 
@@ -180,7 +182,7 @@ async def _transition(request: Request, action: str) -> Response:
     try:
         await step(rt, member.organization_id, campaign.id, who(request, member))
     except Conflict as exc:
-        return await _editor(request, member, campaign, problem=str(exc), status=409)
+        return await editor_page(request, member, campaign, problem=str(exc), status=409)
     done = "published" if action == "publish" else "closed"
     return RedirectResponse(f"{member.base}/campaigns/{campaign.id}?done={done}", status_code=303)
 

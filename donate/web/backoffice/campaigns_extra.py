@@ -18,7 +18,7 @@ from donate.services.accounts import Upload
 from donate.services.accounts_images import MAX_UPLOAD_BYTES
 from donate.services.errors import InvalidRequest, NotFound
 from donate.web.assets import manifest
-from donate.web.backoffice.campaigns import _editor, campaign_id_of, load, who
+from donate.web.backoffice.campaigns import campaign_id_of, editor_page, load, who
 from donate.web.backoffice.guard import (
     ALL,
     CAMPAIGN_EDITORS,
@@ -42,7 +42,7 @@ async def tiers(request: Request) -> Response:
             language(request), who(request, member),
         )  # fmt: skip
     except InvalidRequest as exc:
-        return await _editor(request, member, campaign, tier_values=raw,
+        return await editor_page(request, member, campaign, tier_values=raw,
                              tier_errors=exc.errors, status=400)  # fmt: skip
     return RedirectResponse(
         f"{member.base}/campaigns/{campaign.id}?done=tiers#tiers", status_code=303
@@ -68,7 +68,7 @@ async def cover(request: Request) -> Response:
             None if remove else upload, who(request, member),
         )  # fmt: skip
     except InvalidRequest as exc:
-        return await _editor(request, member, campaign, errors=exc.errors, status=400)
+        return await editor_page(request, member, campaign, errors=exc.errors, status=400)
     return RedirectResponse(
         f"{member.base}/campaigns/{campaign.id}?done=cover#cover", status_code=303
     )
@@ -91,7 +91,7 @@ async def save_update(request: Request) -> Response:
         raise PageError(404) from None
     except InvalidRequest as exc:
         errors = {f"update-{k}": v for k, v in exc.errors.items()}
-        return await _editor(request, member, campaign, errors=errors, status=400)
+        return await editor_page(request, member, campaign, errors=errors, status=400)
     return RedirectResponse(
         f"{member.base}/campaigns/{campaign.id}?done=update#updates", status_code=303
     )
