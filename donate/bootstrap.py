@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from donate.db.pool import create_pool
 from donate.providers.registry import build_providers
 from donate.security.crypto import SecretBox, derive_fernet_key
@@ -41,3 +43,12 @@ async def build_runtime(settings: Settings, *, pool_min: int | None = None) -> R
         livemode=settings.is_production,
     )
     return Runtime(settings=settings, pool=pool, providers=providers, secrets=secret_box(settings))
+
+
+def freeze_startup_objects() -> None:
+    """Move everything alive after start-up (modules, SDKs, templates, the pool) out of the
+    collector's reach. Otherwise each full collection walks those ~100k objects while every
+    in-flight request waits: measured at up to 100 ms per pause under a webhook storm, which
+    was most of the ingest's p99."""
+    gc.collect()
+    gc.freeze()

@@ -7,7 +7,7 @@ import signal
 
 from arq.connections import ArqRedis
 
-from donate.bootstrap import build_runtime
+from donate.bootstrap import build_runtime, freeze_startup_objects
 from donate.jobs.worker import build_worker
 from donate.observability import init_sentry, setup_logging
 from donate.settings import Settings
@@ -24,6 +24,7 @@ async def run_worker_process(settings: Settings) -> None:
     runtime = await build_runtime(settings, pool_min=0)
     redis = ArqRedis.from_url(settings.redis_url)
     worker = build_worker(runtime, redis)
+    freeze_startup_objects()  # long batches must not pay for walking start-up objects
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(worker.async_run())
     for sig in (signal.SIGINT, signal.SIGTERM):
