@@ -61,13 +61,12 @@ async def summary(rt: Runtime, org_id: UUID) -> Summary:
 
 
 def _cursor(raw: str) -> tuple[datetime, UUID] | None:
-    if not raw:
-        return None
+    """A damaged page link shows the first page."""
+    at, _, ident = raw.partition("|")
     try:
-        at, _, ident = raw.partition("|")
-        return datetime.fromisoformat(at), UUID(ident)
+        return (datetime.fromisoformat(at), UUID(ident)) if at and ident else None
     except ValueError:
-        raise InvalidRequest({"cursor": "This page link is invalid."}) from None
+        return None
 
 
 async def plans(

@@ -60,6 +60,8 @@ async def test_summary_matches_the_api_and_lists_filter_by_status(
     assert failing["id"] in r.text and monthly["id"] not in r.text
     r = await finance.get(f"/admin/{pf.org}/recurring", params={"status": "nonsense"})
     assert r.status_code == 200 and "error-summary" in r.text and monthly["id"] in r.text
+    r = await finance.get(f"/admin/{pf.org}/recurring", params={"after": "damaged|link"})
+    assert r.status_code == 200 and failing["id"] in r.text  # the first page again
     # Keyset pages: newest first, nothing twice, nothing lost.
     first, cursor = await recurring_admin.plans(pf.runtime, org_id, None, limit=2)
     assert cursor is not None
