@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     integrator_webhook_retry_max_delay_s: float = Field(default=6 * 3600.0, ge=0)
     integrator_webhook_retry_window_s: float = Field(default=3 * 86400.0, ge=0)
 
+    # Report exports built by the worker (a year as XLSX takes minutes): kept this many days
+    # for download, and one run may last this long before arq stops it.
+    report_export_retention_days: int = Field(default=7, ge=1, le=90)
+    report_export_timeout_s: int = Field(default=3600, ge=60)
+
     sandbox_enabled: bool = False  # the provider sandbox; refused in production
 
     @field_validator("database_url")

@@ -202,11 +202,19 @@ def iter_lines(
     return _batches(conn, sql, args, chunk)  # one generator: closing it closes the cursor
 
 
+def in_transit_query(
+    org_id: UUID, *, start: date | None, end: date | None
+) -> tuple[str, tuple[Any, ...]]:
+    """The in-transit query and its arguments (``iter_in_transit`` runs it; exports count it)."""
+    return _IN_TRANSIT_SQL, (org_id, start, end)
+
+
 def iter_in_transit(
     conn: Conn, org_id: UUID, *, start: date | None, end: date | None, chunk: int = 2000
 ) -> AsyncGenerator[list[ReportLine], None]:
     """Paid gifts not yet in any synced payout. Call inside a transaction."""
-    return _batches(conn, _IN_TRANSIT_SQL, (org_id, start, end), chunk)
+    sql, args = in_transit_query(org_id, start=start, end=end)
+    return _batches(conn, sql, args, chunk)
 
 
 async def tune_session(conn: Conn) -> None:

@@ -17,10 +17,12 @@ import asyncpg
 from arq.connections import ArqRedis
 
 from donate.db import outbox
+from donate.jobs.tasks import LONG_TASKS
 
 log = logging.getLogger(__name__)
 
 JOB_NAME = "run_outbox"
+LONG_JOB_NAME = "run_outbox_long"  # the same runner, for ``tasks.LONG_TASKS``
 QUEUE = "donate:queue"
 
 
@@ -35,9 +37,8 @@ async def relay_once(
     async with pool.acquire() as conn:
         rows = await outbox.claim(conn, limit=batch, stale_after_s=stale_after_s)
     for row in rows:
-        await arq.enqueue_job(
-            JOB_NAME, row.id, _job_id=job_id(row.id, row.attempts), _queue_name=QUEUE
-        )
+        name = LONG_JOB_NAME if row.task in LONG_TASKS else JOB_NAME
+        await arq.enqueue_job(name, row.id, _job_id=job_id(row.id, row.attempts), _queue_name=QUEUE)
     return len(rows)
 
 

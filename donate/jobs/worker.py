@@ -12,6 +12,7 @@ from arq.connections import ArqRedis
 from donate.db import idempotency
 from donate.jobs import (
     account_tasks,
+    export_tasks,
     handlers,
     integrator_tasks,
     payouts,
@@ -30,6 +31,7 @@ assert receipt_tasks
 assert payouts
 assert integrator_tasks
 assert recurring_tasks
+assert export_tasks
 
 
 def build_worker(
@@ -89,9 +91,21 @@ def build_worker(
         cron(receipts_catch_up_cron, minute=47, second=0, unique=True),
         cron(recurring_tasks.reconcile_plans_cron, minute=23, second=0, unique=True),
         cron(recurring_tasks.reminders_cron, hour=8, minute=13, second=0, unique=True),
+        cron(
+            export_tasks.restart_stalled_cron, minute=set(range(2, 60, 5)), second=37, unique=True
+        ),
+        cron(export_tasks.purge_expired_cron, hour=3, minute=37, second=0, unique=True),
     ]
     return Worker(
-        functions=[func(run_outbox, name=relay.JOB_NAME, timeout=120, max_tries=1)],
+        functions=[
+            func(run_outbox, name=relay.JOB_NAME, timeout=120, max_tries=1),
+            func(
+                run_outbox,
+                name=relay.LONG_JOB_NAME,
+                timeout=runtime.settings.report_export_timeout_s,
+                max_tries=1,
+            ),
+        ],
         cron_jobs=[] if burst else crons,
         redis_pool=arq_redis,
         queue_name=relay.QUEUE,

@@ -7,146 +7,68 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
-import anyio.to_thread
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from donate.domain.payouts import PayoutHeader, ReportLine
 from donate.reports import fec
-from donate.reports.csv_report import CsvReport
-from donate.reports.pdf_report import PdfSummary
-from donate.reports.xlsx_report import XlsxReport
-from donate.services import payout_reports, payouts
-from donate.services.errors import ServiceError
+from donate.services import payout_reports, payouts, report_files, report_specs
+from donate.services.errors import InvalidRequest, ServiceError
+from donate.services.report_files import Spec as Spec
 from donate.web.auth import Principal, require_org
 from donate.web.errors import to_problem
 from donate.web.problems import Problem
 from donate.web.state import app_state
 
+T = TypeVar("T")
+
 FINANCE = ("admin", "finance")
-MAX_DAYS = 3 * 366  # a FEC or period report spans at most a few fiscal years
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_CSV_SEPARATORS = {",": ",", ";": ";", "semicolon": ";", "tab": "\t", "\t": "\t"}
-_FEC_SEPARATORS = {"tab": "\t", "\t": "\t", "|": "|", "pipe": "|"}
+MAX_DAYS = report_specs.MAX_DAYS
+XLSX = report_files.XLSX
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(422, "validation", "Invalid request", errors={field: message})
-
-
-def _day(request: Request, field: str, *, required: bool) -> date | None:
-    value = request.query_params.get(field)
-    if value is None or value == "":
-        if required:
-            raise _invalid(field, "required, YYYY-MM-DD")
-        return None
+def _checked(parse: Callable[[], T]) -> T:
+    """The shared parameter checks (``services.report_specs``) as problem documents."""
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise _invalid(field, "use YYYY-MM-DD") from None
+        return parse()
+    except InvalidRequest as exc:
+        raise to_problem(exc) from exc
 
 
 def _range(request: Request, *, required: bool) -> tuple[date | None, date | None]:
-    start = _day(request, "from", required=required)
-    end = _day(request, "to", required=required)
-    if start and end:
-        if start > end:
-            raise _invalid("to", "must not be before from")
-        if (end - start).days > MAX_DAYS:
-            raise _invalid("to", f"at most {MAX_DAYS} days after from")
-    return start, end
+    return _checked(lambda: report_specs.parse_range(request.query_params, required=required))
 
 
 def _period(request: Request) -> tuple[date, date]:
     """``?month=YYYY-MM`` or ``?year=YYYY`` (the back-office's buttons), else ``from``/``to``."""
-    month, year = request.query_params.get("month"), request.query_params.get("year")
-    try:
-        if month:
-            first = date.fromisoformat(f"{month}-01")
-            after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-            return first, after - timedelta(days=1)
-        if year:
-            if not (year.isdigit() and len(year) == 4):
-                raise ValueError(year)
-            return date(int(year), 1, 1), date(int(year), 12, 31)
-    except ValueError:
-        field = "month" if month else "year"
-        raise _invalid(field, "use YYYY-MM" if month else "use YYYY") from None
-    start, end = _range(request, required=True)
-    assert start is not None and end is not None
-    return start, end
+    return _checked(lambda: report_specs.parse_period(request.query_params))
 
 
 def _locale(request: Request) -> str:
-    return "en" if request.query_params.get("lang") == "en" else "fr"
+    return report_specs.parse_locale(request.query_params)
 
 
 def _separator(request: Request, choices: dict[str, str], default: str) -> str:
-    raw = request.query_params.get("sep")
-    if raw is None:
-        return default
-    if raw not in choices:
-        raise _invalid("sep", f"one of {', '.join(sorted(k for k in choices if k.isprintable()))}")
-    return choices[raw]
+    return _checked(lambda: report_specs.parse_separator(request.query_params, choices, default))
 
 
 def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
-@dataclass(frozen=True, slots=True)
-class Spec:
-    """Which report: one payout, the payouts of a period, or the gifts in transit."""
-
-    title: str
-    payout_id: UUID | None = None
-    start: date | None = None
-    end: date | None = None
-
-    @property
-    def period(self) -> str:
-        if self.payout_id is not None or not (self.start or self.end):
-            return ""
-        return f"{self.start or '…'} → {self.end or '…'}"
-
-    async def headers(self, s: payout_reports.ReportSession) -> list[PayoutHeader]:
-        if self.title == "in_transit":
-            return []
-        return await s.headers(payout_id=self.payout_id, start=self.start, end=self.end)
-
-    def lines(self, s: payout_reports.ReportSession) -> AsyncGenerator[list[ReportLine], None]:
-        if self.title == "in_transit":
-            return s.in_transit(start=self.start, end=self.end)
-        if self.payout_id is not None:
-            return s.lines(payout_id=self.payout_id)
-        return s.lines(payout_start=self.start, payout_end=self.end)
-
-
 async def _csv(request: Request, who: Principal, spec: Spec, name: str) -> Response:
-    rt = app_state(request).runtime
-    report = CsvReport(_separator(request, _CSV_SEPARATORS, ","), _locale(request))
-
-    async def body() -> AsyncIterator[bytes]:
-        async with payout_reports.session(rt, who.organization_id) as s:
-            org = await s.organization()
-            headers = await spec.headers(s)
-            yield report.start(spec.title, org.name, headers, spec.period).encode()
-            # Closed with the response (client gone): the cursor's batch in flight is awaited.
-            async with contextlib.aclosing(spec.lines(s)) as chunks:
-                async for chunk in chunks:
-                    yield report.lines(chunk).encode()
-            yield report.end().encode()
-
+    sep = _separator(request, report_specs.CSV_SEPARATORS, ",")
+    body = report_files.csv_chunks(
+        app_state(request).runtime, who.organization_id, spec, sep, _locale(request)
+    )
     return StreamingResponse(
-        body(), media_type="text/csv; charset=utf-8", headers=_attachment(f"{name}.csv")
+        body, media_type=report_files.CONTENT_TYPES["csv"], headers=_attachment(f"{name}.csv")
     )
 
 
@@ -155,15 +77,7 @@ async def _xlsx(request: Request, who: Principal, spec: Spec, name: str) -> Resp
     fd, path = tempfile.mkstemp(prefix="donate-report-", suffix=".xlsx")
     os.close(fd)
     try:
-        report = XlsxReport(path, _locale(request))
-        async with payout_reports.session(rt, who.organization_id) as s:
-            org = await s.organization()
-            headers = await spec.headers(s)
-            report.start(spec.title, org.name, headers, spec.period)
-            async with contextlib.aclosing(spec.lines(s)) as chunks:
-                async for chunk in chunks:
-                    await anyio.to_thread.run_sync(report.lines, chunk)
-        await anyio.to_thread.run_sync(report.close)
+        await report_files.write_xlsx(rt, who.organization_id, spec, path, _locale(request))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -178,16 +92,7 @@ async def _xlsx(request: Request, who: Principal, spec: Spec, name: str) -> Resp
 
 async def _pdf(request: Request, who: Principal, spec: Spec, name: str) -> Response:
     rt = app_state(request).runtime
-    summary = PdfSummary(_locale(request))
-    async with payout_reports.session(rt, who.organization_id) as s:
-        org = await s.organization()
-        headers = await spec.headers(s)
-        async with contextlib.aclosing(spec.lines(s)) as chunks:
-            async for chunk in chunks:
-                summary.lines(chunk)
-    pdf = await anyio.to_thread.run_sync(
-        lambda: summary.render(spec.title, org.name, headers, spec.period)
-    )
+    pdf = await report_files.pdf_bytes(rt, who.organization_id, spec, _locale(request))
     return Response(pdf, media_type="application/pdf", headers=_attachment(f"{name}.pdf"))
 
 
@@ -267,26 +172,13 @@ async def fec_export(request: Request) -> Response:
     who = await require_org(request, roles=FINANCE)
     start, end = _range(request, required=True)
     assert start is not None and end is not None
-    sep = _separator(request, _FEC_SEPARATORS, "\t")
+    sep = _separator(request, report_specs.FEC_SEPARATORS, "\t")
     rt = app_state(request).runtime
     org = await payout_reports.organization(rt, who.organization_id)
-    writer = fec.FecWriter(org.chart, sep, _locale(request))
-
-    def encode(text: str) -> bytes:
-        return text.encode(fec.ENCODING, "replace")
-
-    async def body() -> AsyncIterator[bytes]:
-        yield encode(writer.header())
-        async with payout_reports.session(rt, who.organization_id) as s:
-            lines = s.lines(line_start=start, line_end=end, order="time")
-            async with contextlib.aclosing(lines) as chunks:
-                async for chunk in chunks:
-                    yield encode(writer.movements(chunk, end))
-            yield encode(writer.transfers(await s.headers(start=start, end=end)))
-
+    body = report_files.fec_chunks(rt, who.organization_id, org, start, end, sep, _locale(request))
     return StreamingResponse(
-        body(),
-        media_type=f"text/plain; charset={fec.ENCODING}",
+        body,
+        media_type=report_files.CONTENT_TYPES["txt"],
         headers=_attachment(fec.file_name(org.siren, end)),
     )
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from donate.db.receipts import ReceiptRow
 from donate.services import receipt_mail, receipts, receipts_annual
 from donate.services.errors import ServiceError
 from donate.web.api_public import read_json
@@ -20,6 +21,20 @@ from donate.web.state import app_state
 
 _ROLES = ("admin", "finance")  # receipts carry donors' names and addresses
 _NOT_FOUND = Problem(404, "not-found", "Not found", "No such receipt.")
+_GONE_DETAIL = "This receipt was deleted at the end of its legal retention period."
+
+
+def purged(row: ReceiptRow) -> bool:
+    """Six years on, ``donor_privacy.purge_due`` erases the donor section of an erased
+    donor's receipts: the document no longer exists and cannot be re-rendered."""
+    donor = row.snapshot.get("donor")
+    return isinstance(donor, dict) and donor.get("type") == "erased"
+
+
+def _not_purged(row: ReceiptRow) -> ReceiptRow:
+    if purged(row):
+        raise Problem(410, "gone", "Gone", _GONE_DETAIL)
+    return row
 
 
 def _receipt_id(request: Request) -> UUID:
@@ -109,7 +124,7 @@ async def receipt_pdf(request: Request) -> Response:
         )
     except ServiceError as exc:
         raise to_problem(exc) from exc
-    return _pdf(receipts.receipt_pdf(row), f"recu-fiscal-{row.number}.pdf")
+    return _pdf(receipts.receipt_pdf(_not_purged(row)), f"recu-fiscal-{row.number}.pdf")
 
 
 async def cancellation_pdf(request: Request) -> Response:
@@ -118,7 +133,7 @@ async def cancellation_pdf(request: Request) -> Response:
         row = await receipts.get_receipt(
             app_state(request).runtime, _receipt_id(request), who.organization_id
         )
-        pdf = receipts.cancellation_pdf(row)
+        pdf = receipts.cancellation_pdf(_not_purged(row))
     except ServiceError as exc:
         raise to_problem(exc) from exc
     return _pdf(pdf, f"annulation-recu-{row.number}.pdf")
@@ -153,7 +168,7 @@ async def donor_download(request: Request) -> Response:
     if not receipt_mail.check_token(rt.settings, receipt_id, token, datetime.now(UTC)):
         raise Problem(403, "forbidden", "Forbidden", "This link is invalid or has expired.")
     try:
-        row = await receipts.get_receipt(rt, receipt_id)
+        row = _not_purged(await receipts.get_receipt(rt, receipt_id))
     except ServiceError as exc:
         raise to_problem(exc) from exc
     if row.status == "canceled":
@@ -190,6 +205,8 @@ def _op(summary: str, *params: str, pdf: bool = False, body: bool = False) -> di
             "404": {"description": "Unknown, or another association's"},
         },
     }
+    if pdf:
+        op["responses"]["410"] = {"description": "Deleted at the end of its retention period"}
     if params and params[0] == "org":
         op["security"] = [{"apiKey": []}]
     if body:

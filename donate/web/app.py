@@ -15,6 +15,7 @@ from donate.bootstrap import build_runtime, freeze_startup_objects
 from donate.services.runtime import Runtime
 from donate.settings import Settings
 from donate.web import (
+    api_exports,
     api_org,
     api_payouts,
     api_public,
@@ -44,6 +45,7 @@ def all_routes() -> list[BaseRoute]:
         *api_public.routes,
         *api_org.routes,
         *api_payouts.routes,
+        *api_exports.routes,
         *api_receipts.routes,
         *api_webhooks.routes,
         *api_recurring.routes,

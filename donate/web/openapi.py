@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from donate.web import api_payouts, api_receipts, api_recurring, api_webhooks
+from donate.web import api_exports, api_payouts, api_receipts, api_recurring, api_webhooks
 from donate.web.schemas import CheckoutBody, RefundBody
 
 
@@ -156,6 +156,7 @@ def build_document() -> dict[str, Any]:
 _DOCUMENT = build_document()
 _DOCUMENT["paths"].update(api_receipts.OPENAPI_PATHS)
 _DOCUMENT["paths"].update(api_payouts.OPENAPI_PATHS)
+_DOCUMENT["paths"].update(api_exports.OPENAPI_PATHS)
 _DOCUMENT["paths"].update(api_webhooks.OPENAPI_PATHS)
 _DOCUMENT["paths"].update(api_recurring.OPENAPI_PATHS)
 

@@ -17,6 +17,7 @@ from donate.receipts.numbering import local_date_of
 from donate.services import receipt_admin as service
 from donate.services import receipts
 from donate.services.errors import Conflict, InvalidRequest, NotFound
+from donate.web.api_receipts import purged
 from donate.web.backoffice.actions import origin, path_uuid
 from donate.web.backoffice.guard import FINANCE, Member, PageError, field, read_form, require_member
 from donate.web.backoffice.render import render
@@ -82,6 +83,8 @@ async def receipt_pdf(request: Request) -> Response:
         )
     except NotFound:
         raise PageError(404) from None
+    if purged(row):
+        raise PageError(410)
     return _pdf(receipts.receipt_pdf(row), f"recu-fiscal-{row.number}.pdf")
 
 
@@ -92,6 +95,8 @@ async def cancellation_pdf(request: Request) -> Response:
         row = await receipts.get_receipt(
             app_state(request).runtime, receipt_id, member.organization_id
         )
+        if purged(row):
+            raise PageError(410)
         pdf = receipts.cancellation_pdf(row)
     except NotFound:
         raise PageError(404) from None
