@@ -64,8 +64,9 @@ async def request(
     spec = parse_export(kind, fmt, params)
     name = await _file_name(rt, org_id, spec)
     async with rt.pool.acquire() as conn, conn.transaction():
-        # Serialises requests of one association, so the cap below holds.
-        await conn.execute("SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE", org_id)
+        # Serialises the requests of one association, so the cap below holds (an advisory
+        # lock: a row lock on the organization would stall every insert referencing it).
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1::text))", f"rex:{org_id}")
         if await db.count_live(conn, org_id) >= MAX_LIVE:
             raise Conflict(f"{MAX_LIVE} exports are already in progress; wait for one to end.")
         row = await db.insert(
@@ -121,7 +122,9 @@ def percent(row: ExportRow) -> int | None:
     return min(99, row.rows_done * 100 // row.rows_total)
 
 
-async def download(rt: Runtime, org_id: UUID, export_id: UUID) -> tuple[ExportRow, AsyncIterator[bytes]]:
+async def download(
+    rt: Runtime, org_id: UUID, export_id: UUID
+) -> tuple[ExportRow, AsyncIterator[bytes]]:
     """The finished export and its bytes. Raises ``NotFound``, ``Conflict`` (not done yet,
     failed, or expired)."""
     row = await get(rt, org_id, export_id)
@@ -249,7 +252,8 @@ async def _build(rt: Runtime, row: ExportRow, sink: _Sink, progress: _Progress) 
     org_id = row.organization_id
     if spec.kind == "fec":
         assert spec.start is not None and spec.end is not None
-        await progress.touch(rows_total=await report_files.count_fec(rt, org_id, spec.start, spec.end))
+        total = await report_files.count_fec(rt, org_id, spec.start, spec.end)
+        await progress.touch(rows_total=total)
         org = await payout_reports.organization(rt, org_id)
         pieces = report_files.fec_chunks(
             rt, org_id, org, spec.start, spec.end, spec.sep, spec.lang, progress
@@ -269,8 +273,10 @@ async def _build(rt: Runtime, row: ExportRow, sink: _Sink, progress: _Progress) 
                 await sink.write(piece)
     elif spec.format == "xlsx":
         await _xlsx(rt, org_id, which, spec.lang, sink, progress)
-    else:
+    elif spec.format == "pdf":
         await sink.write(await report_files.pdf_bytes(rt, org_id, which, spec.lang, progress))
+    else:
+        raise ValueError(f"unknown export format {spec.format!r}")
 
 
 async def _xlsx(

@@ -192,8 +192,10 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": _op("Recent report exports, newest first", ("org",)),
     },
     f"{_ORG}/reports/exports/{{export_id}}": {
-        "get": _op("An export: status, rows_done, rows_total, percent, download_url",
-                   ("org", "export_id")),  # fmt: skip
+        "get": _op(
+            "An export: status, rows_done, rows_total, percent, download_url",
+            ("org", "export_id"),
+        ),
     },
     f"{_ORG}/reports/exports/{{export_id}}/download": {"get": _DOWNLOAD},
 }

@@ -15,6 +15,7 @@ from donate.web.backoffice import (
     donations,
     donations_payouts,
     donors,
+    exports_pages,
     keys_routes,
     members_routes,
     org_routes,
@@ -46,6 +47,7 @@ routes: list[BaseRoute] = [
     *webhooks_pages.routes,
     *webhooks_deliveries.routes,
     *audit_pages.routes,
+    *exports_pages.routes,
 ]
 
 __all__ = ["EXCEPTION_HANDLERS", "routes"]

@@ -50,6 +50,7 @@ NAV: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("donors", "/donors", "Donors", FINANCE),
     ("receipts", "/receipts", "Receipts", FINANCE),
     ("payouts", "/payouts", "Payouts", FINANCE),
+    ("exports", "/exports", "Report exports", FINANCE),
     ("recurring", "/recurring", "Recurring", FINANCE),
     ("webhooks", "/webhooks", "Webhooks", MANAGERS),
     ("api_keys", "/api-keys", "API keys", MANAGERS),
