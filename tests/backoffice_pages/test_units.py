@@ -107,6 +107,17 @@ def test_days_filled_and_chart_escaped() -> None:
     assert nice_ceiling(4200) == 5000 and nice_ceiling(0) == 1 and nice_ceiling(100) == 100
 
 
+def test_chart_dates_a_week_apart_ending_on_the_last_day() -> None:
+    """30 days: labels on days 2, 9, 16, 23 and 30 — never two neighbours that overlap."""
+    start = date(2026, 11, 1)
+    points = fill_days([], "EUR", start, 30)
+    svg = gifts_svg(
+        points, title="t", description="d", money=str, day_label=lambda p: p.day.isoformat()
+    )
+    labelled = [p.day.day for p in points if f">{p.day.isoformat()}</text>" in svg]
+    assert labelled == [2, 9, 16, 23, 30]
+
+
 def test_retention_is_six_years_after_the_last_receipt() -> None:
     assert retention_end(datetime(2026, 5, 4, tzinfo=UTC)) == datetime(2032, 5, 4, tzinfo=UTC)
     assert retention_end(datetime(2028, 2, 29, tzinfo=UTC)) == datetime(2034, 2, 28, tzinfo=UTC)

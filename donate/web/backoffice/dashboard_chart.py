@@ -66,7 +66,8 @@ def gifts_svg(
                 f'height="{height:.1f}" fill="{BAR_COLOR}"><title>{escape(day_label(p))} : '
                 f"{escape(money(p.total_minor))} ({p.gifts})</title></rect>"
             )
-        if i % 7 == 0 or i == len(points) - 1:
+        # A date every week counted back from the last day, so labels never overlap.
+        if (len(points) - 1 - i) % 7 == 0:
             parts.append(
                 f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - 12}" text-anchor="middle" '
                 f'font-size="11" fill="{TEXT_COLOR}">{escape(day_label(p))}</text>'
