@@ -221,6 +221,22 @@ async def expire(conn: Conn) -> list[UUID]:
     return ids
 
 
+async def expire_all(conn: Conn, org_id: UUID) -> list[UUID]:
+    """A donor of the association was erased: every kept file of it may name them, so they
+    all go now rather than at the end of their retention (they can be requested again)."""
+    ids: list[UUID] = [
+        r["id"]
+        for r in await conn.fetch(
+            """UPDATE report_exports SET status = 'expired'
+                WHERE organization_id = $1 AND status = 'done' RETURNING id""",
+            org_id,
+        )
+    ]
+    if ids:
+        await conn.execute("DELETE FROM report_export_chunks WHERE export_id = ANY($1)", ids)
+    return ids
+
+
 async def forget(conn: Conn, older_than_days: int) -> int:
     """Finished exports older than that leave the list (the audit log keeps the request)."""
     status = await conn.execute(

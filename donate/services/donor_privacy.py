@@ -23,6 +23,7 @@ from uuid import UUID
 
 from donate.db import campaign_admin as audit_db
 from donate.db import donor_privacy as db
+from donate.db import report_exports as report_exports_db
 from donate.services.campaign_admin import Who
 from donate.services.errors import Conflict, NotFound
 from donate.services.runtime import Runtime
@@ -154,6 +155,7 @@ async def erase(rt: Runtime, org_id: UUID, donor_id: UUID, who: Who) -> dict[str
         await db.pseudonymise(conn, org_id, donor_id, due_at=due)
         if due is None:
             await db.purge(conn, org_id, donor_id)
+        await report_exports_db.expire_all(conn, org_id)
         await audit_db.audit(conn, org_id, who.actor, "donor.erased", "donor", str(donor_id),
                              who.data(erasure_due_at=due.isoformat() if due else None))  # fmt: skip
         erased = await db.donor(conn, org_id, donor_id)

@@ -181,3 +181,38 @@ async def test_the_daily_purge_is_scheduled(pf: Platform) -> None:
     finally:
         await worker.close()
     assert any("donor_erasure" in name for name in names), names
+
+
+async def test_erasure_expires_the_associations_kept_report_files(
+    pf: Platform, redis: ArqRedis
+) -> None:
+    """A kept export (CSV of the gifts in transit) names the donor: erasing them deletes
+    the association's kept files at once, not after their 7 days."""
+    email = "in-an-export@example.org"
+    donation_id = await paid_gift(pf, redis, email, 3100)
+    await pf.process(redis)
+    r = await pf.app.post(
+        f"/api/v1/orgs/{pf.org}/reports/exports",
+        json={"kind": "in_transit", "format": "csv", "params": {}},
+        headers=pf.auth(),
+    )
+    assert r.status_code == 202, r.text
+    export_id = r.json()["id"]
+    await pf.process(redis)
+    download = await pf.app.get(
+        f"/api/v1/orgs/{pf.org}/reports/exports/{export_id}/download", headers=pf.auth()
+    )
+    assert download.status_code == 200 and email in download.text
+    donor_id = await _donor_of(pf, donation_id)
+    admin = await demo_admin(pf)
+    page = f"/admin/{pf.org}/donors/{donor_id}"
+    r = await admin.submit(page, f"{page}/erase", {"confirm": "yes"})
+    assert r.status_code == 303
+    status = "SELECT status FROM report_exports WHERE id = $1::uuid"
+    assert await value(pf, status, export_id) == "expired"
+    chunks = "SELECT count(*) FROM report_export_chunks WHERE export_id = $1::uuid"
+    assert await value(pf, chunks, export_id) == 0
+    gone = await pf.app.get(
+        f"/api/v1/orgs/{pf.org}/reports/exports/{export_id}/download", headers=pf.auth()
+    )
+    assert gone.status_code == 409
