@@ -207,6 +207,28 @@ async def test_form_without_javascript_redirects_to_the_checkout(pf: Platform) -
     assert (row["amount_minor"], row["tip_minor"], row["wants_receipt"]) == (1250, 0, False)
 
 
+async def test_monthly_gift_from_the_page_starts_a_recurring_plan(
+    pf: Platform, redis: ArqRedis
+) -> None:
+    """The page offers monthly and yearly gifts; choosing one opens a subscription checkout
+    and, once paid, an active plan (issue 8 does the rest)."""
+    body = form_body(frequency="monthly", email="monthly-page@example.org")
+    r = await pf.app.post(f"/c/{pf.org}/dons-2026/donate", data=body)
+    assert r.status_code == 303, r.text
+    checkout_id = r.headers["location"].rsplit("/", 1)[1]
+    await pf.settle(checkout_id, "paid")
+    await pf.deliver_and_process(redis)
+    async with pf.runtime.pool.acquire() as conn:
+        plan = await conn.fetchrow(
+            "SELECT p.status, p.frequency, p.amount_minor, d.frequency AS donation_frequency "
+            "FROM recurring_plans p JOIN donations d ON d.id = p.first_donation_id "
+            "JOIN donors o ON o.id = d.donor_id WHERE o.email = 'monthly-page@example.org'"
+        )
+    assert plan is not None
+    assert (plan["status"], plan["frequency"], plan["amount_minor"]) == ("active", "monthly", 1250)
+    assert plan["donation_frequency"] == "monthly"
+
+
 @pytest.mark.parametrize(
     ("over", "status", "message"),
     [
