@@ -9,7 +9,7 @@ from arq.connections import ArqRedis
 from starlette.routing import Route
 
 from donate.web import backoffice
-from tests.support.backoffice import PASSWORD, client, demo_admin, login, member_client
+from tests.support.backoffice import PASSWORD, add_member, client, demo_admin, login, member_client
 from tests.support.platform import Platform, SmtpOutbox
 
 LINK = re.compile(r"http://\S+(/admin/invitations/accept\?token=[\w-]+)")
@@ -159,3 +159,20 @@ async def test_member_of_one_association_gets_404_on_another(pf: Platform) -> No
             url = path.replace("{org}", pf.org).replace("{name}", "logo.png")
             r = await anonymous.get(url)
             assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+
+
+async def test_a_member_of_two_associations_switches_between_them(pf: Platform) -> None:
+    """One account, two associations: the switcher lists both, each opens with its own
+    role, and a third association stays 404."""
+    other = pf.seeded["other_org"]["org_slug"]
+    email = await add_member(pf, pf.org, "finance")
+    await add_member(pf, other, "admin", email=email, reuse=True)
+    c = await login(pf, email)
+    home = await c.get(f"/admin/{pf.org}")
+    assert home.status_code == 200
+    assert "Changer d&#39;association" in home.text or "Changer d'association" in home.text
+    assert f'href="/admin/{other}"' in home.text
+    there = await c.get(f"/admin/{other}/members")
+    assert there.status_code == 200  # admin there
+    assert (await c.get(f"/admin/{pf.org}/members")).status_code == 403  # finance here
+    assert (await c.get("/admin/no-such-association")).status_code == 404

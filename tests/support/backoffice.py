@@ -74,15 +74,27 @@ async def demo_admin(pf: Platform) -> AdminClient:
 
 
 async def add_member(
-    pf: Platform, org_slug: str, role: str, *, email: str | None = None, password: str = PASSWORD
+    pf: Platform,
+    org_slug: str,
+    role: str,
+    *,
+    email: str | None = None,
+    password: str = PASSWORD,
+    reuse: bool = False,
 ) -> str:
-    """A verified user who is ``role`` of ``org_slug``; returns the e-mail address."""
+    """A verified user who is ``role`` of ``org_slug``; returns the e-mail address.
+    ``reuse``: the user exists already (a member of another association)."""
     email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.org"
     async with pf.runtime.pool.acquire() as conn:
         org_id: UUID = await conn.fetchval("SELECT id FROM organizations WHERE slug = $1", org_slug)
-        user_id = await users_db.create_user(
-            conn, email, role.title(), hash_password(password), "fr", verified=True
-        )
+        if reuse:
+            user_id = await conn.fetchval(
+                "SELECT id FROM users WHERE lower(email) = lower($1)", email
+            )
+        else:
+            user_id = await users_db.create_user(
+                conn, email, role.title(), hash_password(password), "fr", verified=True
+            )
         await users_db.add_membership(conn, org_id, user_id, role)
     return email
 
