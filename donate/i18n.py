@@ -102,8 +102,8 @@ def _marks(locale: str) -> _Marks:
     decimal = get_decimal_symbol(loc)
     group = get_group_symbol(loc)
     groups = {" "} | ({group} if group not in _SPACES else set())
-    if group == "\u2019":  # de_CH groups with ’; keyboards type '
-        groups.add("'")
+    if group in ("\u2019", "'"):  # de_CH groups with ’ or ' (by CLDR version); people type either
+        groups |= {"\u2019", "'"}
     # The other of , and . is read as the decimal mark when it cannot be a group mark
     # (fr "10.50"); en "10,50" and de "10.50" stay refused as misplaced group marks.
     other = {",": ".", ".": ","}.get(decimal)
