@@ -50,8 +50,23 @@ async def donation_return(request: Request) -> HTMLResponse:
         log.warning("return page: refresh of %s failed: %s", donation_id, exc)
     async with rt.pool.acquire() as conn:
         donation = await donations_db.get_donation(conn, donation_id)
+        # The association's own words (campaign editor), once the gift is received.
+        thanks = (
+            await conn.fetchval(
+                "SELECT thank_you_message FROM campaigns WHERE organization_id = $1 AND id = $2",
+                donation.organization_id,
+                donation.campaign_id,
+            )
+            if donation is not None and donation.status == "paid"
+            else None
+        )
     if donation is None:
         raise Problem(404, "not-found", "Not found", "No such donation.")
+    paragraphs = "".join(
+        f'<p class="thanks">{html.escape(part.strip())}</p>'
+        for part in (thanks or "").split("\n\n")
+        if part.strip()
+    )
     lang = negotiate_locale(request.headers.get("accept-language"), supported=("fr", "en"))
     messages = _MESSAGES[lang]
     text = messages.get(donation.status, messages["other"])
@@ -62,7 +77,7 @@ async def donation_return(request: Request) -> HTMLResponse:
         f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">{refresh}
 <title>{html.escape(text)}</title>
-</head><body><main><h1>{html.escape(text)}</h1>
+</head><body><main><h1>{html.escape(text)}</h1>{paragraphs}
 <p data-status="{html.escape(donation.status)}"></p></main></body></html>""",
         headers={"Cache-Control": "no-store"},
     )

@@ -142,3 +142,32 @@ async def test_return_page_polls_while_pending_and_stops_once_settled(
     page = await pf.app.get(f"/donations/{co.donation_id}/return")
     assert 'data-status="paid"' in page.text
     assert 'http-equiv="refresh"' not in page.text
+
+
+async def test_return_page_shows_the_campaigns_thank_you_message_once_paid(
+    pf: Platform, redis: ArqRedis
+) -> None:
+    """The association's own message from the campaign editor, escaped, only once paid."""
+    message = "Merci <3 !\n\nVotre don plante 3 arbres."
+    async with pf.runtime.pool.acquire() as conn:
+        old = await conn.fetchval(
+            "UPDATE campaigns SET thank_you_message = $2 WHERE id = $1::uuid "
+            "RETURNING (SELECT thank_you_message FROM campaigns WHERE id = $1::uuid)",
+            pf.campaign_id,
+            message,
+        )
+    try:
+        co = await pf.checkout("stripe")
+        pending = await pf.app.get(f"/donations/{co.donation_id}/return")
+        assert "plante 3 arbres" not in pending.text
+        await pf.settle(co.checkout_id, "paid")
+        paid = await pf.app.get(f"/donations/{co.donation_id}/return")
+        assert '<p class="thanks">Merci &lt;3 !</p>' in paid.text
+        assert '<p class="thanks">Votre don plante 3 arbres.</p>' in paid.text
+    finally:
+        async with pf.runtime.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE campaigns SET thank_you_message = $2 WHERE id = $1::uuid",
+                pf.campaign_id,
+                old,
+            )
