@@ -37,7 +37,11 @@ class Summary:
     mrr_minor: int  # in the association's currency
     at_risk_minor: int  # monthly value of the failing plans
     counts: dict[str, int]
-    other_currencies: list[tuple[str, int, int]]  # (currency, mrr, at risk)
+    by_currency: list[tuple[str, int, int]]  # (currency, mrr, at risk) of every plan currency
+
+    @property
+    def other_currencies(self) -> list[tuple[str, int, int]]:
+        return [c for c in self.by_currency if c[0] != self.currency]
 
 
 async def summary(rt: Runtime, org_id: UUID) -> Summary:
@@ -55,9 +59,9 @@ async def summary(rt: Runtime, org_id: UUID) -> Summary:
             money[0] += r["monthly_minor"]
         elif r["status"] == "failing":
             money[1] += r["monthly_minor"]
-    main = by_currency.pop(currency, [0, 0])
-    others = [(c, m[0], m[1]) for c, m in sorted(by_currency.items())]
-    return Summary(currency, main[0], main[1], counts, others)
+    main = by_currency.get(currency, [0, 0])
+    every = [(c, m[0], m[1]) for c, m in sorted(by_currency.items())]
+    return Summary(currency, main[0], main[1], counts, every)
 
 
 def _cursor(raw: str) -> tuple[datetime, UUID] | None:

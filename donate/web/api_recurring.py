@@ -14,15 +14,12 @@ from starlette.routing import Route
 
 from donate.db import recurring as recurring_db
 from donate.db.recurring import PLAN_STATUSES, PlanRow
-from donate.services import recurring_manage
+from donate.services import recurring_admin, recurring_manage
 from donate.services.errors import ServiceError
 from donate.web.auth import require_org
 from donate.web.errors import to_problem
 from donate.web.problems import Problem
 from donate.web.state import app_state
-
-# Active plans collect every cycle; failing ones are still being retried.
-MRR_STATUSES = ("active",)
 
 
 def _plan_id(request: Request) -> UUID:
@@ -156,28 +153,17 @@ async def cancel_plan(request: Request) -> JSONResponse:
 async def summary(request: Request) -> JSONResponse:
     """Monthly recurring revenue (yearly plans count a twelfth) and plans per status."""
     who = await require_org(request)
-    async with app_state(request).runtime.pool.acquire() as conn:
-        rows = await recurring_db.status_counts(conn, who.organization_id)
-        currency = await conn.fetchval(
-            "SELECT currency FROM organizations WHERE id = $1", who.organization_id
-        )
-    counts = dict.fromkeys(PLAN_STATUSES, 0)
-    by_currency: dict[str, dict[str, int]] = {}
-    for r in rows:
-        counts[r["status"]] += r["n"]
-        cur = by_currency.setdefault(r["currency"], {"mrr_minor": 0, "at_risk_minor": 0})
-        if r["status"] in MRR_STATUSES:
-            cur["mrr_minor"] += r["monthly_minor"]
-        elif r["status"] == "failing":
-            cur["at_risk_minor"] += r["monthly_minor"]
-    main = by_currency.get(currency, {"mrr_minor": 0, "at_risk_minor": 0})
+    s = await recurring_admin.summary(app_state(request).runtime, who.organization_id)
     return JSONResponse(
         {
-            "currency": currency,
-            "mrr_minor": main["mrr_minor"],
-            "at_risk_mrr_minor": main["at_risk_minor"],
-            "counts": counts,
-            "by_currency": [{"currency": c, **v} for c, v in sorted(by_currency.items())],
+            "currency": s.currency,
+            "mrr_minor": s.mrr_minor,
+            "at_risk_mrr_minor": s.at_risk_minor,
+            "counts": s.counts,
+            "by_currency": [
+                {"currency": c, "mrr_minor": mrr, "at_risk_minor": risk}
+                for c, mrr, risk in s.by_currency
+            ],
         }
     )
 
