@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from donate.db.types import Conn
@@ -53,25 +52,3 @@ async def revoke_key(conn: Conn, org_id: UUID, key_id: UUID) -> bool:
         key_id,
     )
     return done is not None
-
-
-async def audit(
-    conn: Conn,
-    org_id: UUID | None,
-    actor: str,
-    action: str,
-    target_type: str,
-    target_id: str | None,
-    data: dict[str, Any] | None = None,
-) -> None:
-    """One line of the audit trail (who, what, on what; ``data`` says from where)."""
-    await conn.execute(
-        """INSERT INTO audit_log (organization_id, actor, action, target_type, target_id, data)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        org_id,
-        actor,
-        action,
-        target_type,
-        target_id,
-        data or {},
-    )

@@ -16,13 +16,27 @@ from donate.db.types import Conn
 
 
 async def record(
-    conn: Conn, org_id: UUID, actor: str, action: str, target_type: str, target_id: str | None,
-    data: dict[str, Any] | None = None,
+    conn: Conn, org_id: UUID | None, actor: str, action: str, target_type: str,
+    target_id: str | None, data: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
+    """One line of the audit trail (who, what, on what; ``data`` says from where). The one
+    writer of ``audit_log``: every service records through it."""
     await conn.execute(
         """INSERT INTO audit_log (organization_id, actor, action, target_type, target_id, data)
            VALUES ($1, $2, $3, $4, $5, $6)""",
         org_id, actor, action, target_type, target_id, data or {},
+    )  # fmt: skip
+
+
+async def record_for_donation(
+    conn: Conn, donation_id: UUID, action: str, data: dict[str, Any]
+) -> None:
+    """A system line about a donation, in its association's trail (one statement)."""
+    await conn.execute(
+        """INSERT INTO audit_log (organization_id, actor, action, target_type, target_id, data)
+           SELECT organization_id, 'system', $2, 'donation', $1::text, $3
+           FROM donations WHERE id = $1::uuid""",
+        str(donation_id), action, data,
     )  # fmt: skip
 
 

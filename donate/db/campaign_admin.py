@@ -278,17 +278,6 @@ async def image_png(conn: Conn, image_id: UUID) -> tuple[bytes, str] | None:
     return (bytes(row["png"]), str(row["sha256"])) if row else None
 
 
-async def audit(
-    conn: Conn, org_id: UUID, actor: str, action: str, target_type: str, target_id: str,
-    data: dict[str, Any],
-) -> None:  # fmt: skip
-    await conn.execute(
-        """INSERT INTO audit_log (organization_id, actor, action, target_type, target_id, data)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        org_id, actor, action, target_type, target_id, data,
-    )  # fmt: skip
-
-
 async def organization_identity(conn: Conn, org_id: UUID) -> dict[str, Any]:
     """What decides receipt eligibility and defaults: SIREN/RNA, qualification, signatory."""
     row = await conn.fetchrow(

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
+from donate.db import audit_log
 from donate.db.types import Conn
 
 SETTLED = ("paid", "partially_refunded", "refunded", "disputed")
@@ -306,14 +307,7 @@ async def orgs_with_receipts(conn: Conn) -> list[UUID]:
 
 async def note(conn: Conn, org_id: UUID, action: str, target_id: str, data: dict[str, Any]) -> None:
     """Tell the association in its audit trail (e.g. why a receipt was not issued)."""
-    await conn.execute(
-        """INSERT INTO audit_log (organization_id, actor, action, target_type, target_id, data)
-           VALUES ($1, 'system', $2, 'donation', $3, $4)""",
-        org_id,
-        action,
-        target_id,
-        data,
-    )
+    await audit_log.record(conn, org_id, "system", action, "donation", target_id, data)
 
 
 # E-mails -----------------------------------------------------------------------------

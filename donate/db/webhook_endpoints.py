@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from donate.db import audit_log
 from donate.db.types import Conn
 
 
@@ -146,12 +147,4 @@ async def subscribed(conn: Conn, org_id: UUID, event_type: str) -> list[UUID]:
 async def audit(
     conn: Conn, org_id: UUID, actor: str, action: str, endpoint_id: UUID, data: dict[str, Any]
 ) -> None:
-    await conn.execute(
-        """INSERT INTO audit_log (organization_id, actor, action, target_type, target_id, data)
-           VALUES ($1, $2, $3, 'webhook_endpoint', $4, $5)""",
-        org_id,
-        actor,
-        action,
-        str(endpoint_id),
-        data,
-    )
+    await audit_log.record(conn, org_id, actor, action, "webhook_endpoint", str(endpoint_id), data)

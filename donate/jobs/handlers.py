@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from donate.db import audit_log
 from donate.jobs.tasks import task
 from donate.services import receipts, refunds
 from donate.services.runtime import Runtime
@@ -35,11 +36,7 @@ async def donation_status_changed(rt: Runtime, payload: dict[str, Any]) -> None:
     receipt in line with it (issue on a final success, cancel and re-issue when the amount
     changes: ``services.receipts.sync_donation``, idempotent)."""
     async with rt.pool.acquire() as conn:
-        await conn.execute(
-            """INSERT INTO audit_log (organization_id, actor, action, target_type, target_id, data)
-               SELECT organization_id, 'system', 'donation.status_changed', 'donation', $1::text, $2
-               FROM donations WHERE id = $1::uuid""",
-            payload["donation_id"],
-            payload,
+        await audit_log.record_for_donation(
+            conn, UUID(payload["donation_id"]), "donation.status_changed", payload
         )
     await receipts.sync_donation(rt, UUID(payload["donation_id"]))

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from donate.db import api_keys as audit_db
+from donate.db import audit_log as audit_db
 from donate.db import org_profile, outbox
 from donate.db import sessions as sessions_db
 from donate.db import users as users_db
@@ -200,7 +200,7 @@ async def sign_up(
         else:
             user_id = existing_user
         await users_db.add_membership(conn, org_id, user_id, "owner")
-        await audit_db.audit(conn, org_id, f"user:{user_id}", "organization.created",
+        await audit_db.record(conn, org_id, f"user:{user_id}", "organization.created",
                              "organization", str(org_id))  # fmt: skip
     return SignedUp(slug, user_id)
 
@@ -252,7 +252,7 @@ async def reset_password(rt: Runtime, token: str, password: str, confirm: str) -
         await users_db.mark_verified(conn, user_id)
         await sessions_db.revoke_all(conn, user_id)
         for m in await users_db.memberships(conn, user_id):
-            await audit_db.audit(conn, m.organization_id, f"user:{user_id}",
+            await audit_db.record(conn, m.organization_id, f"user:{user_id}",
                                  "user.password_reset", "user", str(user_id))  # fmt: skip
     return user_id
 
@@ -267,5 +267,5 @@ async def update_profile(
         if errors:
             raise InvalidRequest(errors)
         await org_profile.update(conn, org_id, fields)
-        await audit_db.audit(conn, org_id, actor, "organization.updated", "organization",
+        await audit_db.record(conn, org_id, actor, "organization.updated", "organization",
                              str(org_id), {"fields": sorted(fields)})  # fmt: skip

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
-from donate.db import api_keys as audit_db
+from donate.db import audit_log as audit_db
 from donate.db import org_profile
 from donate.providers.base import ProviderError, ProviderRejected
 from donate.providers.onboarding import StripeOnboarding, mollie_profile
@@ -72,7 +72,7 @@ async def start_stripe(
                     conn, org_id, "stripe", account_id, None,
                     livemode=rt.settings.is_production, status="pending",
                 )  # fmt: skip
-                await audit_db.audit(conn, org_id, actor, "provider.stripe_created",
+                await audit_db.record(conn, org_id, actor, "provider.stripe_created",
                                      "provider_account", account_id)  # fmt: skip
         return await client.onboarding_url(
             account_id, return_url=return_url, refresh_url=refresh_url
@@ -103,7 +103,7 @@ async def finish_stripe(rt: Runtime, org_id: UUID, actor: str) -> bool:
             livemode=state.livemode, status=status,
         )  # fmt: skip
         if status == "active" and current["status"] != "active":
-            await audit_db.audit(conn, org_id, actor, "provider.stripe_connected",
+            await audit_db.record(conn, org_id, actor, "provider.stripe_connected",
                                  "provider_account", state.account_id)  # fmt: skip
     return status == "active"
 
@@ -125,7 +125,7 @@ async def connect_mollie(rt: Runtime, org_id: UUID, actor: str, api_key: str) ->
                 livemode=profile.mode == "live", status="active",
             )  # fmt: skip
             if saved:
-                await audit_db.audit(conn, org_id, actor, "provider.mollie_connected",
+                await audit_db.record(conn, org_id, actor, "provider.mollie_connected",
                                      "provider_account", profile.profile_id)  # fmt: skip
     except asyncpg.UniqueViolationError:
         saved = False

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from donate.db import api_keys as keys_db
+from donate.db import audit_log as audit_db
 from donate.db import outbox
 from donate.db import users as users_db
 from donate.domain import identity
@@ -53,7 +54,7 @@ async def invite(
             conn, EMAIL_TASK, {"kind": "invite", "invitation_id": str(inv_id)},
             organization_id=org_id,
         )  # fmt: skip
-        await keys_db.audit(conn, org_id, f"user:{actor_id}", "member.invited", "invitation",
+        await audit_db.record(conn, org_id, f"user:{actor_id}", "member.invited", "invitation",
                             str(inv_id), {"email": email, "role": role})  # fmt: skip
     return inv_id
 
@@ -62,7 +63,7 @@ async def revoke_invitation(rt: Runtime, org_id: UUID, actor_id: UUID, inv_id: U
     async with rt.pool.acquire() as conn, conn.transaction():
         if not await users_db.revoke_invitation(conn, org_id, inv_id):
             raise NotFound("invitation")
-        await keys_db.audit(conn, org_id, f"user:{actor_id}", "invitation.revoked",
+        await audit_db.record(conn, org_id, f"user:{actor_id}", "invitation.revoked",
                             "invitation", str(inv_id))  # fmt: skip
 
 
@@ -128,7 +129,7 @@ async def accept_invitation(
             )
         await users_db.add_membership(conn, inv.organization_id, user_id, inv.role)
         await users_db.accept_invitation(conn, inv.id, user_id)
-        await keys_db.audit(conn, inv.organization_id, f"user:{user_id}", "member.joined",
+        await audit_db.record(conn, inv.organization_id, f"user:{user_id}", "member.joined",
                             "user", str(user_id), {"role": inv.role})  # fmt: skip
     return user_id, inv.org_slug
 
@@ -149,7 +150,7 @@ async def change_role(
         if old == "owner" and role != "owner" and len(owners) <= 1:
             raise Conflict(LAST_OWNER)
         await users_db.update_role(conn, org_id, user_id, role)
-        await keys_db.audit(conn, org_id, f"user:{actor_id}", "member.role_changed", "user",
+        await audit_db.record(conn, org_id, f"user:{actor_id}", "member.role_changed", "user",
                             str(user_id), {"from": old, "to": role})  # fmt: skip
 
 
@@ -166,7 +167,7 @@ async def remove_member(
         if old == "owner" and sum(1 for r in roles.values() if r == "owner") <= 1:
             raise Conflict(LAST_OWNER)
         await users_db.delete_membership(conn, org_id, user_id)
-        await keys_db.audit(conn, org_id, f"user:{actor_id}", "member.removed", "user",
+        await audit_db.record(conn, org_id, f"user:{actor_id}", "member.removed", "user",
                             str(user_id), {"role": old})  # fmt: skip
 
 
@@ -191,7 +192,7 @@ async def create_api_key(
     async with rt.pool.acquire() as conn, conn.transaction():
         key_id = await keys_db.create_key(conn, org_id, name, prefix, digest, role)
         data = {"name": name, "role": role, "prefix": prefix}
-        await keys_db.audit(
+        await audit_db.record(
             conn, org_id, f"user:{actor_id}", "api_key.created", "api_key", str(key_id), data
         )
     return key, key_id
@@ -201,5 +202,5 @@ async def revoke_api_key(rt: Runtime, org_id: UUID, actor_id: UUID, key_id: UUID
     async with rt.pool.acquire() as conn, conn.transaction():
         if not await keys_db.revoke_key(conn, org_id, key_id):
             raise NotFound("api key")
-        await keys_db.audit(conn, org_id, f"user:{actor_id}", "api_key.revoked", "api_key",
+        await audit_db.record(conn, org_id, f"user:{actor_id}", "api_key.revoked", "api_key",
                             str(key_id))  # fmt: skip

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import pyotp
 
-from donate.db import api_keys as audit_db
+from donate.db import audit_log as audit_db
 from donate.db import sessions as sessions_db
 from donate.db import users as users_db
 from donate.db.sessions import SessionRow
@@ -211,7 +211,7 @@ async def confirm_totp_setup(rt: Runtime, cur: Current, code: str) -> bool:
         await users_db.use_totp_step(conn, cur.user.id, step)
         await sessions_db.set_totp_pending(conn, cur.session.id, None)
         for m in cur.memberships:
-            await audit_db.audit(conn, m.organization_id, f"user:{cur.user.id}",
+            await audit_db.record(conn, m.organization_id, f"user:{cur.user.id}",
                                  "user.totp_enabled", "user", str(cur.user.id))  # fmt: skip
     return True
 
@@ -227,5 +227,5 @@ async def disable_totp(rt: Runtime, cur: Current, password: str, code: str) -> N
     async with rt.pool.acquire() as conn, conn.transaction():
         await users_db.set_totp(conn, cur.user.id, None)
         for m in cur.memberships:
-            await audit_db.audit(conn, m.organization_id, f"user:{cur.user.id}",
+            await audit_db.record(conn, m.organization_id, f"user:{cur.user.id}",
                                  "user.totp_disabled", "user", str(cur.user.id))  # fmt: skip

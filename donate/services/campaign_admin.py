@@ -17,6 +17,7 @@ from uuid import UUID
 
 import asyncpg
 
+from donate.db import audit_log as audit_db
 from donate.db import campaign_admin as db
 from donate.db.campaign_admin import CampaignRecord, UpdateRecord
 from donate.db.types import Conn
@@ -124,7 +125,7 @@ async def create_campaign(
                 campaign_id = await db.insert_campaign(conn, org_id, values)
         except asyncpg.UniqueViolationError:  # the same address taken at the same moment
             raise InvalidRequest({"slug": SLUG_TAKEN}) from None
-        await db.audit(conn, org_id, who.actor, "campaign.created", "campaign",
+        await audit_db.record(conn, org_id, who.actor, "campaign.created", "campaign",
                        str(campaign_id), who.data(slug=values["slug"]))  # fmt: skip
     return campaign_id
 
@@ -150,7 +151,7 @@ async def update_campaign(
                 await db.update_campaign(conn, org_id, campaign_id, values)
         except asyncpg.UniqueViolationError:
             raise InvalidRequest({"slug": SLUG_TAKEN}) from None
-        await db.audit(conn, org_id, who.actor, "campaign.updated", "campaign",
+        await audit_db.record(conn, org_id, who.actor, "campaign.updated", "campaign",
                        str(campaign_id), who.data())  # fmt: skip
 
 
@@ -171,7 +172,7 @@ async def publish(rt: Runtime, org_id: UUID, campaign_id: UUID, who: Who) -> Non
             if problem:
                 raise Conflict(problem)
         await db.set_status(conn, org_id, campaign_id, "live")
-        await db.audit(conn, org_id, who.actor, "campaign.published", "campaign",
+        await audit_db.record(conn, org_id, who.actor, "campaign.published", "campaign",
                        str(campaign_id), who.data(previous=current.status))  # fmt: skip
 
 
@@ -184,7 +185,7 @@ async def close(rt: Runtime, org_id: UUID, campaign_id: UUID, who: Who) -> None:
         if current.status != "live":
             raise Conflict("Only a published campaign can be closed.")
         await db.set_status(conn, org_id, campaign_id, "closed")
-        await db.audit(conn, org_id, who.actor, "campaign.closed", "campaign",
+        await audit_db.record(conn, org_id, who.actor, "campaign.closed", "campaign",
                        str(campaign_id), who.data())  # fmt: skip
 
 
@@ -237,7 +238,7 @@ async def save_tiers(
                     )  # fmt: skip
             elif not row.delete:
                 await db.insert_tier(conn, org_id, campaign_id, row.values)
-        await db.audit(conn, org_id, who.actor, "campaign.tiers_updated", "campaign",
+        await audit_db.record(conn, org_id, who.actor, "campaign.tiers_updated", "campaign",
                        str(campaign_id), who.data(rows=len(rows)))  # fmt: skip
 
 
@@ -264,7 +265,7 @@ async def set_cover(
             image_id = await db.insert_image(conn, org_id, campaign_id, png, digest)
             url = f"{COVER_PREFIX}{image_id}.png"
         await db.set_cover_url(conn, org_id, campaign_id, url)
-        await db.audit(conn, org_id, who.actor, "campaign.cover_changed", "campaign",
+        await audit_db.record(conn, org_id, who.actor, "campaign.cover_changed", "campaign",
                        str(campaign_id), who.data(removed=url is None))  # fmt: skip
 
 
@@ -294,7 +295,7 @@ async def save_update(
         published_at = (published_at or datetime.now(UTC)) if values["publish"] else None
         saved = await db.save_update(conn, org_id, campaign_id, update_id, values["title"],
                                      values["body_md"], published_at)  # fmt: skip
-        await db.audit(conn, org_id, who.actor, "campaign.update_saved", "campaign",
+        await audit_db.record(conn, org_id, who.actor, "campaign.update_saved", "campaign",
                        str(campaign_id), who.data(update_id=str(saved),
                                                   published=published_at is not None))  # fmt: skip
     return saved

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from donate.db import campaign_admin as audit_db
+from donate.db import audit_log as audit_db
 from donate.db import dashboard_donations as db
 from donate.db import outbox
 from donate.db.dashboard_donations import DonationFilter
@@ -191,6 +191,6 @@ async def resend_receipt(rt: Runtime, org_id: UUID, donation_id: UUID, who: Who)
             organization_id=org_id,
             dedup_key=f"receipt:{receipt_id}:email:receipt:resend:{uuid.uuid4()}",
         )  # fmt: skip
-        await audit_db.audit(conn, org_id, who.actor, "receipt.resend_requested", "receipt",
+        await audit_db.record(conn, org_id, who.actor, "receipt.resend_requested", "receipt",
                              str(receipt_id), who.data(donation_id=str(donation_id)))  # fmt: skip
     return receipt_id

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from donate.db import campaign_admin as audit_db
+from donate.db import audit_log as audit_db
 from donate.db import donor_privacy as db
 from donate.db import report_exports as report_exports_db
 from donate.services.campaign_admin import Who
@@ -107,7 +107,7 @@ async def export(rt: Runtime, org_id: UUID, donor_id: UUID, who: Who) -> dict[st
         "recurring_plans": _clean(data["plans"]),
     }
     async with rt.pool.acquire() as conn:
-        await audit_db.audit(conn, org_id, who.actor, "donor.exported", "donor", str(donor_id),
+        await audit_db.record(conn, org_id, who.actor, "donor.exported", "donor", str(donor_id),
                              who.data())  # fmt: skip
     return out
 
@@ -156,7 +156,7 @@ async def erase(rt: Runtime, org_id: UUID, donor_id: UUID, who: Who) -> dict[str
         if due is None:
             await db.purge(conn, org_id, donor_id)
         await report_exports_db.expire_all(conn, org_id)
-        await audit_db.audit(conn, org_id, who.actor, "donor.erased", "donor", str(donor_id),
+        await audit_db.record(conn, org_id, who.actor, "donor.erased", "donor", str(donor_id),
                              who.data(erasure_due_at=due.isoformat() if due else None))  # fmt: skip
         erased = await db.donor(conn, org_id, donor_id)
     assert erased is not None
@@ -176,7 +176,7 @@ async def purge_due(rt: Runtime, *, now: datetime | None = None, limit: int = 50
             if donor is None or donor["purged_at"] is not None:
                 continue
             await db.purge(conn, org_id, donor_id)
-            await audit_db.audit(conn, org_id, "system", "donor.purged", "donor", str(donor_id),
+            await audit_db.record(conn, org_id, "system", "donor.purged", "donor", str(donor_id),
                                  {})  # fmt: skip
             done += 1
     if done:

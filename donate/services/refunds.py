@@ -13,8 +13,8 @@ from uuid import UUID
 
 import asyncpg
 
+from donate.db import audit_log, outbox
 from donate.db import donations as donations_db
-from donate.db import outbox
 from donate.domain.money import Money
 from donate.providers.base import ProviderRejected, ProviderUnavailable
 from donate.services import payments
@@ -82,14 +82,10 @@ async def request_refund(
             organization_id=org_id,
             dedup_key=f"refund:{refund_id}",
         )
-        await conn.execute(
-            """INSERT INTO audit_log (organization_id, actor, action, target_type, target_id, data)
-               VALUES ($1, $2, 'donation.refund_requested', 'donation', $3, $4)""",
-            org_id,
-            actor,
-            str(donation.id),
+        await audit_log.record(
+            conn, org_id, actor, "donation.refund_requested", "donation", str(donation.id),
             {"refund_id": str(refund_id), "amount_minor": amount},
-        )
+        )  # fmt: skip
     try:
         status = await execute_refund(rt, refund_id)
     except ProviderUnavailable:
