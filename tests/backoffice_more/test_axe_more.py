@@ -12,7 +12,7 @@ from playwright.async_api import Browser
 
 from tests.backoffice_more.helpers import add_endpoint, monthly_plan, receipt_of
 from tests.integrator_webhooks.helpers import Receiver
-from tests.support.backoffice import demo_admin
+from tests.support.backoffice import demo_admin, signed_in_page
 from tests.support.platform import Platform
 from tests.web_pages.browser import chromium
 
@@ -33,13 +33,7 @@ async def test_no_violations_for_axe(
     r = await admin.submit(f"/admin/{pf.org}/webhooks/{endpoint_id}",
                            f"/admin/{pf.org}/webhooks/{endpoint_id}/test")  # fmt: skip
     delivery = r.headers["location"].split("?")[0]
-    ctx = await browser.new_context()
-    try:
-        await ctx.add_cookies([{
-            "name": "donate_session", "value": admin.cookies["donate_session"],
-            "domain": "127.0.0.1", "path": "/admin",
-        }])  # fmt: skip
-        page = await ctx.new_page()
+    async with signed_in_page(browser, admin) as page:
         axe = Axe()
         base = f"{pf.app_url}/admin/{pf.org}"
         for path in (
@@ -64,5 +58,3 @@ async def test_no_violations_for_axe(
         await page.wait_for_selector("#error-summary")
         results = await axe.run(page)
         assert results.violations_count == 0, results.generate_report()
-    finally:
-        await ctx.close()

@@ -11,7 +11,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser
 
 from tests.backoffice_pages.helpers import paid_gift, value
-from tests.support.backoffice import demo_admin
+from tests.support.backoffice import demo_admin, signed_in_page
 from tests.support.platform import Platform
 from tests.web_pages.browser import chromium
 
@@ -27,13 +27,7 @@ async def test_no_violations_for_axe(pf: Platform, redis: ArqRedis, browser: Bro
     await pf.process(redis)
     donor_id = await value(pf, "SELECT donor_id FROM donations WHERE id = $1::uuid", donation_id)
     admin = await demo_admin(pf)
-    ctx = await browser.new_context()
-    try:
-        await ctx.add_cookies([{
-            "name": "donate_session", "value": admin.cookies["donate_session"],
-            "domain": "127.0.0.1", "path": "/admin",
-        }])  # fmt: skip
-        page = await ctx.new_page()
+    async with signed_in_page(browser, admin) as page:
         axe = Axe()
         base = f"{pf.app_url}/admin/{pf.org}"
         for path in (
@@ -54,5 +48,3 @@ async def test_no_violations_for_axe(pf: Platform, redis: ArqRedis, browser: Bro
         await page.wait_for_selector("#error-summary")
         results = await axe.run(page)
         assert results.violations_count == 0, results.generate_report()
-    finally:
-        await ctx.close()

@@ -13,7 +13,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser
 
 from tests.report_exports.helpers import WINDOW, Exports, payout_with_lines
-from tests.support.backoffice import close_clients, demo_admin
+from tests.support.backoffice import close_clients, demo_admin, signed_in_page
 from tests.support.platform import Platform
 from tests.web_pages.browser import chromium
 
@@ -37,13 +37,7 @@ async def test_no_violations_for_axe(
     await pf.process(redis)
     queued = await api.request({"kind": "in_transit", "format": "csv"})  # stays queued
     admin = await demo_admin(pf)
-    ctx = await browser.new_context()
-    try:
-        await ctx.add_cookies([{
-            "name": "donate_session", "value": admin.cookies["donate_session"],
-            "domain": "127.0.0.1", "path": "/admin",
-        }])  # fmt: skip
-        page = await ctx.new_page()
+    async with signed_in_page(browser, admin) as page:
         axe = Axe()
         base = f"{pf.app_url}/admin/{pf.org}/exports"
         for path in ("?lang=fr", "?lang=en", f"/{ready['id']}", f"/{ready['id']}?lang=en",
@@ -70,6 +64,4 @@ async def test_no_violations_for_axe(
         await page.wait_for_selector("#error-summary")
         results = await axe.run(page)
         assert results.violations_count == 0, results.generate_report()
-    finally:
-        await ctx.close()
         await close_clients()

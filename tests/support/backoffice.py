@@ -11,12 +11,15 @@ the form it shows. ``add_member`` makes a verified user with a role directly in 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
 import httpx
+from playwright.async_api import Browser, Page
 
 from donate.db import users as users_db
 from donate.security.passwords import hash_password
@@ -101,3 +104,17 @@ async def add_member(
 
 async def member_client(pf: Platform, org_slug: str, role: str) -> AdminClient:
     return await login(pf, await add_member(pf, org_slug, role))
+
+
+@contextlib.asynccontextmanager
+async def signed_in_page(browser: Browser, signed_in: AdminClient) -> AsyncIterator[Page]:
+    """A Chromium page carrying ``signed_in``'s back-office session (its own context)."""
+    ctx = await browser.new_context()
+    try:
+        await ctx.add_cookies([{
+            "name": "donate_session", "value": signed_in.cookies["donate_session"],
+            "domain": "127.0.0.1", "path": "/admin",
+        }])  # fmt: skip
+        yield await ctx.new_page()
+    finally:
+        await ctx.close()
