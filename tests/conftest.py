@@ -28,6 +28,8 @@ from donate.services.runtime import Runtime
 from donate.services.seed import seed_demo
 from donate.settings import Settings
 from donate.web.app import create_app
+from tests.integrator_webhooks.helpers import Receiver
+from tests.support.backoffice import close_clients
 from tests.support.db import clone_database, drop_database, make_settings, with_database
 from tests.support.platform import SEED_SECRET, WEBHOOK_SECRET, Platform, SmtpOutbox
 from tests.support.server import serve
@@ -170,3 +172,19 @@ async def pf(platform: Platform, redis: ArqRedis) -> AsyncIterator[Platform]:
     yield platform
     await platform.faults()
     await platform.deliver()
+
+
+@pytest.fixture(autouse=True)
+async def _close_admin_clients() -> AsyncIterator[None]:
+    """Back-office clients a test signed in are closed after it (open ones would warn)."""
+    yield
+    await close_clients()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A live integrator endpoint that records what it is sent."""
+    rec = Receiver()
+    async with serve(rec.app()) as base:
+        rec.url = f"{base}/hook"
+        yield rec

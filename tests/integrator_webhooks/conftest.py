@@ -1,4 +1,5 @@
-"""Fixtures of the integrator webhook tests: a live receiver, endpoints cleaned up after."""
+"""Fixtures of the integrator webhook tests: endpoints cleaned up after (the receiver is in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.integrator_webhooks.helpers import Receiver, create_endpoint
+from tests.integrator_webhooks.helpers import create_endpoint
 from tests.support.platform import Platform
-from tests.support.server import serve
 
 MakeEndpoint = Callable[..., Awaitable[dict[str, Any]]]
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver()
-    async with serve(rec.app()) as base:
-        rec.url = f"{base}/hook"
-        yield rec
 
 
 @pytest.fixture
