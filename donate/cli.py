@@ -65,11 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = load_settings()
     require(settings, "database_url", "redis_url")
     setup_logging(settings.log_level, json_lines=settings.log_json)
-    init_sentry(
-        settings.sentry_dsn,
-        environment=settings.environment,
-        traces_sample_rate=settings.sentry_traces_sample_rate,
-    )
+    init_sentry(settings)
     uvicorn.run(
         create_app(settings, freeze_gc=True),
         host=args.host,
@@ -77,6 +73,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         loop="uvloop",
         http="httptools",
         proxy_headers=True,
+        # The same proxies the checkout guard believes (web.client_ip), not uvicorn's default.
+        forwarded_allow_ips=list(settings.trusted_proxies),
         access_log=False,
         log_config=None,
     )

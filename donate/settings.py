@@ -5,10 +5,11 @@ Environment variables are prefixed ``DONATE_``; a ``.env`` file is read in devel
 
 from __future__ import annotations
 
-from typing import Literal
+import ipaddress
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 STRIPE_API_DEFAULT = "https://api.stripe.com"
 MOLLIE_API_DEFAULT = "https://api.mollie.com"
@@ -43,6 +44,14 @@ class Settings(BaseSettings):
     mail_from: str = "Donate <no-reply@donate.localhost>"
     sentry_dsn: str | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    sentry_profiles_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)  # of traced ones
+    release: str | None = None  # Sentry's release; None = "donate@<package version>"
+    # GET /metrics (docs/metrics.md) asks for "Authorization: Bearer <token>" when set;
+    # without one, expose it on the internal network only.
+    metrics_token: SecretStr | None = None
+    # The worker serves its metrics on this port when set (unauthenticated: cluster only).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "0.0.0.0"  # noqa: S104 (the pod's address, scraped in-cluster)
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -65,11 +74,43 @@ class Settings(BaseSettings):
 
     sandbox_enabled: bool = False  # the provider sandbox; refused in production
 
+    # Proxies whose X-Forwarded-For is believed (CIDR list, comma-separated in the env); the
+    # client is the right-most address that is not one of them.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ("127.0.0.0/8", "::1/128")
+    # Checkout limits and card-testing defence (services.checkout_guard), in Redis; Redis
+    # down = no limits (logged), never a refused gift.
+    checkout_rate_limits: bool = True
+    checkout_limit_per_ip: int = Field(default=20, ge=1)  # checkouts per IP per minute
+    checkout_limit_per_campaign: int = Field(default=600, ge=1)  # per campaign per minute
+    # A failed payment of at most this gift (minor units) looks like a stolen card being tried.
+    card_testing_small_amount_minor: int = Field(default=500, ge=0)
+    card_testing_window_s: int = Field(default=900, ge=60, le=86400)
+    card_testing_max_failures_per_ip: int = Field(default=3, ge=1)
+    card_testing_max_failures_per_campaign: int = Field(default=25, ge=1)
+    card_testing_cooldown_s: int = Field(default=3600, ge=60, le=7 * 86400)
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("postgres://", "postgresql://")):
             raise ValueError("must start with postgresql://")
+        return v
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            return tuple(part.strip() for part in v.split(",") if part.strip())
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for network in v:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP address or CIDR network") from None
         return v
 
     @field_validator("redis_url")

@@ -80,10 +80,13 @@ async def get(conn: Conn, row_id: int) -> StoredEvent | None:
     )
 
 
-async def mark_processed(conn: Conn, row_id: int, organization_id: Any = None) -> None:
-    await conn.execute(
+async def mark_processed(conn: Conn, row_id: int, organization_id: Any = None) -> float | None:
+    """Mark the event processed; returns the seconds since it arrived (None: no such row)."""
+    delay: float | None = await conn.fetchval(
         """UPDATE provider_events SET processed_at = now(),
-               organization_id = coalesce(organization_id, $2) WHERE id = $1""",
+               organization_id = coalesce(organization_id, $2) WHERE id = $1
+           RETURNING extract(epoch FROM processed_at - received_at)::float8""",
         row_id,
         organization_id,
     )
+    return delay

@@ -119,3 +119,33 @@ async def stats(conn: Conn) -> dict[str, Any]:
            FROM outbox WHERE status <> 'done' GROUP BY status"""
     )
     return {r["status"]: {"count": r["n"], "oldest_s": float(r["oldest_s"] or 0)} for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Rows of one task in one live state, for /metrics."""
+
+    status: str  # pending (waiting, or in retry backoff) or enqueued (handed to arq)
+    task: str
+    count: int
+    oldest_s: float  # age of the oldest row (since it was written)
+    due_lag_s: float  # how long the most overdue pending row has been due (0: none due)
+
+
+async def backlog(conn: Conn, *, wait_s: float | None = None) -> list[Backlog]:
+    """Pending and enqueued rows by task. Reads only the ``outbox_todo`` partial index's
+    rows, so the cost follows the backlog, not the table (done rows are never looked at)."""
+    rows = await conn.fetch(
+        """SELECT status, task, count(*) AS n,
+                  extract(epoch FROM now() - min(created_at))::float8 AS oldest_s,
+                  coalesce(extract(epoch FROM now() - min(available_at)
+                      FILTER (WHERE status = 'pending' AND available_at <= now())), 0)::float8
+                      AS due_lag_s
+           FROM outbox WHERE status IN ('pending', 'enqueued')
+           GROUP BY status, task""",
+        timeout=wait_s,
+    )
+    return [
+        Backlog(r["status"], r["task"], r["n"], max(r["oldest_s"], 0.0), max(r["due_lag_s"], 0.0))
+        for r in rows
+    ]

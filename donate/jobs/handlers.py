@@ -7,7 +7,7 @@ from uuid import UUID
 
 from donate.db import audit_log
 from donate.jobs.tasks import task
-from donate.services import receipts, refunds
+from donate.services import checkout_guard, receipts, refunds
 from donate.services.runtime import Runtime
 from donate.webhooks import process, reconcile
 
@@ -34,7 +34,10 @@ async def execute_refund(rt: Runtime, payload: dict[str, Any]) -> None:
 async def donation_status_changed(rt: Runtime, payload: dict[str, Any]) -> None:
     """Record the change in the association's audit trail, then bring the gift's fiscal
     receipt in line with it (issue on a final success, cancel and re-issue when the amount
-    changes: ``services.receipts.sync_donation``, idempotent)."""
+    changes: ``services.receipts.sync_donation``, idempotent). A failed payment also counts
+    towards the card-testing defence (``services.checkout_guard``, idempotent too)."""
+    if payload.get("to") == "failed":
+        await checkout_guard.record_failed_payment(rt.settings, UUID(payload["donation_id"]))
     async with rt.pool.acquire() as conn:
         await audit_log.record_for_donation(
             conn, UUID(payload["donation_id"]), "donation.status_changed", payload

@@ -9,21 +9,24 @@ from arq.connections import ArqRedis
 
 from donate.bootstrap import build_runtime, freeze_startup_objects
 from donate.jobs.worker import build_worker
+from donate.metrics import start_metrics_server
 from donate.observability import init_sentry, setup_logging
 from donate.settings import Settings
 
 
 async def run_worker_process(settings: Settings) -> None:
     setup_logging(settings.log_level, json_lines=settings.log_json)
-    init_sentry(
-        settings.sentry_dsn,
-        environment=settings.environment,
-        traces_sample_rate=settings.sentry_traces_sample_rate,
-    )
+    init_sentry(settings)
     assert settings.redis_url is not None
     runtime = await build_runtime(settings, pool_min=0)
     redis = ArqRedis.from_url(settings.redis_url)
     worker = build_worker(runtime, redis)
+    stop_metrics = None
+    if settings.worker_metrics_port is not None:
+        # Each worker process is its own scrape target (no shared multiprocess registry).
+        stop_metrics = start_metrics_server(
+            settings.worker_metrics_port, settings.worker_metrics_host
+        )
     freeze_startup_objects()  # long batches must not pay for walking start-up objects
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(worker.async_run())
@@ -34,6 +37,8 @@ async def run_worker_process(settings: Settings) -> None:
     except asyncio.CancelledError:
         pass
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         await worker.close()
         await runtime.pool.close()
         await redis.aclose()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from typing import Any
 
 from arq import Worker, cron, func
 from arq.connections import ArqRedis
+from arq.cron import CronJob
 
 from donate.db import idempotency
 from donate.jobs import (
@@ -20,6 +22,7 @@ from donate.jobs import (
     recurring_tasks,
     relay,
 )
+from donate.jobs.job_metrics import instrumented
 from donate.jobs.runner import run_outbox
 from donate.services import donor_privacy, receipts_annual, receipts_batch
 from donate.services.runtime import Runtime
@@ -98,15 +101,20 @@ def build_worker(
     ]
     return Worker(
         functions=[
-            func(run_outbox, name=relay.JOB_NAME, timeout=120, max_tries=1),
             func(
-                run_outbox,
+                instrumented(run_outbox, relay.JOB_NAME),
+                name=relay.JOB_NAME,
+                timeout=120,
+                max_tries=1,
+            ),
+            func(
+                instrumented(run_outbox, relay.LONG_JOB_NAME),
                 name=relay.LONG_JOB_NAME,
                 timeout=runtime.settings.report_export_timeout_s,
                 max_tries=1,
             ),
         ],
-        cron_jobs=[] if burst else crons,
+        cron_jobs=[] if burst else [_instrument_cron(c) for c in crons],
         redis_pool=arq_redis,
         queue_name=relay.QUEUE,
         on_startup=on_startup,
@@ -117,3 +125,8 @@ def build_worker(
         handle_signals=False,
         keep_result=60,
     )
+
+
+def _instrument_cron(job: CronJob) -> CronJob:
+    """The same cron (name, schedule, unique id) with its runs counted and timed."""
+    return dataclasses.replace(job, coroutine=instrumented(job.coroutine))

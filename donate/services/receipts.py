@@ -31,6 +31,7 @@ from donate.db import outbox
 from donate.db import receipts as receipts_db
 from donate.db.receipts import Gift, ReceiptRow
 from donate.db.types import Conn
+from donate.metrics import RECEIPTS_CANCELED, RECEIPTS_ISSUED
 from donate.receipts.numbering import fiscal_year_of, format_receipt_number, local_date_of
 from donate.receipts.render import render_cancellation_pdf, render_receipt_pdf
 from donate.receipts.snapshot import InvalidReceipt, Kind, Period, ReceiptSnapshot
@@ -63,6 +64,7 @@ class SyncResult:
     action: str  # "none" | "unchanged" | "issued" | "replaced" | "canceled" | "not_issued"
     receipt_id: UUID | None = None
     number: str | None = None
+    kind: Kind | None = None  # of the receipt issued ("issued", "replaced")
 
 
 def sha256(data: bytes) -> str:
@@ -73,7 +75,16 @@ async def sync_donation(
     rt: Runtime, donation_id: UUID, *, now: datetime | None = None
 ) -> SyncResult:
     """Make the receipts of one gift match its current state (see the module docstring)."""
-    now = now or datetime.now(UTC)
+    result = await _converge(rt, donation_id, now or datetime.now(UTC))
+    # Counted once committed (a rolled-back issue is no receipt).
+    if result.action in ("replaced", "canceled"):
+        RECEIPTS_CANCELED.inc()
+    if result.kind is not None:
+        RECEIPTS_ISSUED.labels(result.kind).inc()
+    return result
+
+
+async def _converge(rt: Runtime, donation_id: UUID, now: datetime) -> SyncResult:
     async with rt.pool.acquire() as conn, conn.transaction():
         await receipts_db.lock_donations(conn, [donation_id])
         found = await receipts_db.gifts(conn, [donation_id])
@@ -92,7 +103,8 @@ async def sync_donation(
             )
             if replaced is None:
                 return SyncResult("canceled", live.id, live.number)
-            return SyncResult("replaced", replaced.receipt_id, replaced.number)
+            kind: Kind = "annual" if live.kind == "annual" else "single"
+            return SyncResult("replaced", replaced.receipt_id, replaced.number, kind)
         org = await receipts_db.organization(conn, gift.organization_id)
         assert org is not None
         if desired == 0 or not _per_gift(gift, org["receipt_schedule"]):
@@ -103,7 +115,7 @@ async def sync_donation(
         )  # fmt: skip
         if issued is None:
             return SyncResult("not_issued")
-        return SyncResult("issued", issued.receipt_id, issued.number)
+        return SyncResult("issued", issued.receipt_id, issued.number, "single")
 
 
 def _paid_at(gift: Gift) -> datetime:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from donate.db import outbox
 from donate.db import receipts as receipts_db
+from donate.metrics import RECEIPTS_ISSUED
 from donate.receipts.numbering import RECEIPT_TZ, local_date_of
 from donate.receipts.snapshot import Period
 from donate.services.errors import InvalidRequest, NotFound
@@ -79,11 +80,15 @@ async def issue_annual(
                     gifts = await receipts_db.gifts(conn, ids)
                     amounts = {g.id: g.receiptable_minor for g in gifts if g.receiptable_minor}
                     gifts = [g for g in gifts if g.id in amounts]
-                    if gifts and await issue(
-                        conn, org, gifts, amounts, kind="annual", fiscal_year=year,
-                        now=now, period=period,
-                    ):  # fmt: skip
-                        issued += 1
+                    receipt = None
+                    if gifts:
+                        receipt = await issue(
+                            conn, org, gifts, amounts, kind="annual", fiscal_year=year,
+                            now=now, period=period,
+                        )  # fmt: skip
+                if receipt is not None:
+                    RECEIPTS_ISSUED.labels("annual").inc()  # committed
+                    issued += 1
                 donors += 1
                 after = donor_id
                 if progress is not None:

@@ -31,6 +31,7 @@ from donate.db import receipt_batches as batch_db
 from donate.db import receipts as receipts_db
 from donate.db.receipts import Gift
 from donate.db.types import Conn
+from donate.metrics import RECEIPTS_ISSUED
 from donate.receipts.numbering import fiscal_year_of, format_receipt_number, local_date_of
 from donate.receipts.render import render_receipt_pdf
 from donate.receipts.snapshot import InvalidReceipt, ReceiptSnapshot
@@ -81,6 +82,8 @@ async def issue_pending(
                 organization_id=org_id,
                 dedup_key=f"receipt:{issued[0]}:email_batch",
             )
+    if issued:
+        RECEIPTS_ISSUED.labels("single").inc(len(issued))  # committed
     return BatchResult(len(issued), len(gifts) - len(drafts), last, True)
 
 

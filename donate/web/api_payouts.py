@@ -212,6 +212,13 @@ def _op(summary: str, path: tuple[str, ...], query: tuple[str, ...] = ()) -> dic
     }
 
 
+def _sync_op() -> dict[str, Any]:
+    op = _op("Sync the payouts of every connected account now", ("org",))
+    op["responses"].pop("200")
+    op["responses"]["202"] = {"description": "Sync requested, one job per connected account"}
+    return op
+
+
 _FMT = ("fmt",)  # csv (streamed; sep "," ";" or tab; lang fr or en), xlsx, pdf
 _OUT = ("sep", "lang")
 OPENAPI_PATHS: dict[str, Any] = {
@@ -219,7 +226,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": _op("Payouts, newest first (arrival from/to)", ("org",), ("from", "to"))
     },
     f"{_ORG}/payouts/sync": {
-        "post": _op("Sync the payouts of every connected account now (202)", ("org",))
+        "post": _sync_op(),
     },
     f"{_ORG}/payouts/{{payout_id}}/report.{{fmt}}": {
         "get": _op("One payout's reconciled report", ("org", "payout_id", *_FMT), _OUT)

@@ -18,6 +18,7 @@ from donate.db import donations as donations_db
 from donate.db import idempotency
 from donate.services.checkout import CheckoutInput, DonorInput, start_checkout
 from donate.services.errors import ServiceError
+from donate.web import checkout_limits
 from donate.web.errors import to_problem
 from donate.web.problems import Problem, validation_errors
 from donate.web.schemas import CheckoutBody
@@ -110,6 +111,9 @@ async def create_checkout(request: Request) -> Response:
         raise Problem(
             422, "validation", "Invalid request", "Some fields are invalid.", validation_errors(exc)
         ) from None
+    refusal = await checkout_limits.admit(request, body.campaign_id, body.amount_minor)
+    if refusal is not None:
+        raise checkout_limits.problem(refusal)
     key = request.headers.get("idempotency-key")
     request_hash = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     if key is not None:
@@ -172,6 +176,7 @@ async def create_checkout(request: Request) -> Response:
             async with rt.pool.acquire() as conn:
                 await idempotency.release(conn, "checkout", key)
         raise
+    await checkout_limits.note(request, body.campaign_id, result.donation_id, body.amount_minor)
     answer = {k: str(v) if isinstance(v, UUID) else v for k, v in asdict(result).items()}
     if key is not None:
         async with rt.pool.acquire() as conn:

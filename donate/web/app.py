@@ -28,6 +28,7 @@ from donate.web import (
     donor_space,
     embed,
     health,
+    metrics_endpoint,
     openapi,
     recurring_webhooks,
     return_page,
@@ -35,6 +36,8 @@ from donate.web import (
 )
 from donate.web.middleware import RequestIdMiddleware
 from donate.web.problems import EXCEPTION_HANDLERS
+from donate.web.request_metrics import RequestMetricsMiddleware
+from donate.web.security_headers import SecurityHeadersMiddleware
 from donate.web.state import AppState
 from donate.webhooks.ingest import EventBatcher
 
@@ -42,6 +45,7 @@ from donate.webhooks.ingest import EventBatcher
 def all_routes() -> list[BaseRoute]:
     return [
         *health.routes,
+        *metrics_endpoint.routes,
         *api_public.routes,
         *api_org.routes,
         *api_payouts.routes,
@@ -89,7 +93,13 @@ def create_app(
 
     return Starlette(
         routes=all_routes(),
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestMetricsMiddleware),  # first: the others' time counts too
+            Middleware(RequestIdMiddleware),
+            Middleware(
+                SecurityHeadersMiddleware, hsts=settings.public_url.lower().startswith("https://")
+            ),
+        ],
         exception_handlers={**EXCEPTION_HANDLERS, **backoffice.EXCEPTION_HANDLERS},
         lifespan=lifespan,
     )

@@ -5,6 +5,7 @@ its share image. Server-rendered, French by default, English on ``?lang=en`` or
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -14,8 +15,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from donate.services.checkout import start_checkout
+from donate.services.checkout_guard import Refusal
 from donate.services.errors import InvalidRequest, ProviderDown
-from donate.web import campaign_view
+from donate.web import campaign_view, checkout_limits
 from donate.web.api_public import read_limited
 from donate.web.donation_form import FormResult, read_form, service_errors
 from donate.web.page_cache import Rendered, page_cache, to_response
@@ -27,7 +29,7 @@ from donate.web.templating import environment, gettext_for, pick_language, trans
 MAX_FORM_BODY = 16 * 1024
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' https:; "
-    "base-uri 'none'; frame-ancestors 'self'"
+    "base-uri 'none'; frame-ancestors 'none'"
 )
 
 
@@ -121,8 +123,14 @@ async def donate_form(request: Request) -> Response:
         return to_response(request, _render(request, data, lang, status=409, form=form), headers)
     if form.checkout is None:
         return to_response(request, _render(request, data, lang, status=422, form=form), headers)
+    checkout = form.checkout
+    refusal = await checkout_limits.admit(request, checkout.campaign_id, checkout.amount_minor)
+    if refusal is not None:
+        form.errors = {"form": _refusal_message(refusal, _)}
+        headers["Retry-After"] = str(refusal.retry_after_s)
+        return to_response(request, _render(request, data, lang, status=429, form=form), headers)
     try:
-        result = await start_checkout(rt, form.checkout)
+        result = await start_checkout(rt, checkout)
     except InvalidRequest as exc:
         form.errors = service_errors(exc.errors, _)
         return to_response(request, _render(request, data, lang, status=422, form=form), headers)
@@ -130,9 +138,18 @@ async def donate_form(request: Request) -> Response:
         form.errors = {"form": _("The payment service is unavailable. Please try again.")}
         status = 503
         return to_response(request, _render(request, data, lang, status=status, form=form), headers)
+    await checkout_limits.note(
+        request, checkout.campaign_id, result.donation_id, checkout.amount_minor
+    )
     return RedirectResponse(
         result.checkout_url, status_code=303, headers={"Cache-Control": "no-store"}
     )
+
+
+def _refusal_message(refusal: Refusal, _: Callable[[str], str]) -> str:
+    if refusal.card_testing:
+        return _("Too many small payments failed recently. Please try again later.")
+    return _("Too many attempts in a short time. Please try again in a minute.")
 
 
 async def share_image(request: Request) -> Response:

@@ -22,12 +22,53 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
+def _json(schema: str) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {"description": "OK", "content": {"application/json": {"schema": ref}}}
+
+
+def _obj(props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": list(props), "properties": props}
+
+
+_INT, _STR = {"type": "integer"}, {"type": "string"}
+_UUID = {"type": "string", "format": "uuid"}
+_MAYBE_STR = {"type": ["string", "null"]}
+# The answers of the public API (what the widget and integrators read).
+PUBLIC_SCHEMAS: dict[str, Any] = {
+    "Campaign": _obj({
+        "id": _UUID, "slug": _STR, "kind": _STR, "title": _STR,
+        "organization": _obj({"slug": _STR, "name": _STR}),
+        "currency": _STR, "goal_minor": {"type": ["integer", "null"]}, "raised_minor": _INT,
+        "donors_count": _INT, "starts_at": _MAYBE_STR, "ends_at": _MAYBE_STR, "status": _STR,
+        "min_amount_minor": _INT, "max_amount_minor": _INT,
+        "suggested_amounts_minor": {"type": "array", "items": _INT},
+        "frequencies": {"type": "array", "items": _STR},
+        "tiers": {"type": "array", "items": _obj({
+            "id": _UUID, "title": _STR, "description": _MAYBE_STR, "amount_minor": _INT,
+            "quantity_limit": {"type": ["integer", "null"]},
+            "remaining": {"type": ["integer", "null"]},
+        })},
+        "receipt_eligible": {"type": "boolean"},
+    }),
+    "CheckoutStarted": _obj({
+        "donation_id": _UUID, "checkout_url": _STR, "status": _STR, "amount_minor": _INT,
+        "tip_minor": _INT, "fee_cover_minor": _INT, "provider": _STR,
+    }),
+    "DonationStatus": _obj({
+        "id": _UUID, "status": _STR, "amount_minor": _INT, "currency": _STR,
+        "frequency": _STR, "campaign_id": _UUID,
+    }),
+}  # fmt: skip
+
+
 def build_document() -> dict[str, Any]:
     _, defs = models_json_schema(
         [(CheckoutBody, "validation"), (RefundBody, "validation")],
         ref_template="#/components/schemas/{model}",
     )
     schemas: dict[str, Any] = defs.get("$defs", {})
+    schemas.update(PUBLIC_SCHEMAS)
     schemas["Problem"] = {
         "type": "object",
         "required": ["type", "title", "status", "detail"],
@@ -67,7 +108,7 @@ def build_document() -> dict[str, Any]:
                             "schema": {"type": "string", "format": "uuid"},
                         }
                     ],
-                    "responses": {"200": json_ok, "404": _problem("Unknown campaign")},
+                    "responses": {"200": _json("Campaign"), "404": _problem("Unknown campaign")},
                 }
             },
             "/api/v1/checkouts": {
@@ -90,8 +131,20 @@ def build_document() -> dict[str, Any]:
                         },
                     },
                     "responses": {
-                        "201": json_ok,
+                        "201": _json("CheckoutStarted"),
+                        "400": _problem("Malformed JSON, or a bad Idempotency-Key"),
+                        "404": _problem("Unknown campaign"),
+                        "409": _problem("Closed campaign, or the first request still running"),
                         "422": _problem("Invalid fields"),
+                        "429": {
+                            **_problem("Too many checkouts from this client or on this campaign"),
+                            "headers": {
+                                "Retry-After": {
+                                    "description": "Seconds to wait",
+                                    "schema": {"type": "integer", "minimum": 1},
+                                }
+                            },
+                        },
                         "502": _problem("The provider refused"),
                         "503": _problem("The provider is unavailable"),
                     },
@@ -101,7 +154,7 @@ def build_document() -> dict[str, Any]:
                 "get": {
                     "summary": "A donation's status",
                     "parameters": [donation],
-                    "responses": {"200": json_ok, "404": _problem("Unknown")},
+                    "responses": {"200": _json("DonationStatus"), "404": _problem("Unknown")},
                 }
             },
             "/api/v1/orgs/{org}/donations": {
@@ -153,12 +206,46 @@ def build_document() -> dict[str, Any]:
     }
 
 
+# Answers every operation of a kind can give, whatever its own code does: the checks before
+# it runs (API key, JSON body) and the association in its path.
+_SECURED = {
+    "401": "No valid API key",
+    "403": "This key's role may not do that",
+    "404": "Unknown, or another association's",
+}
+_JSON_BODY = {
+    "400": "Malformed JSON",
+    "413": "Body too large",
+    "415": "Not a JSON body",
+    "422": "Invalid fields",
+}
+_PARAMETERS = {"422": "Invalid parameter"}
+
+
+def complete_responses(document: dict[str, Any]) -> None:
+    """Add the answers shared by a kind of operation (as problem documents) where missing."""
+    for item in document["paths"].values():
+        for operation in item.values():
+            common: dict[str, str] = {}
+            if operation.get("security"):
+                common |= _SECURED
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                common |= _JSON_BODY
+            if any(p["in"] in ("query", "path") and p["name"] != "org"
+                   for p in operation.get("parameters", [])):  # fmt: skip
+                common |= _PARAMETERS
+            responses = operation.setdefault("responses", {})
+            for status, description in common.items():
+                responses.setdefault(status, _problem(description))
+
+
 _DOCUMENT = build_document()
 _DOCUMENT["paths"].update(api_receipts.OPENAPI_PATHS)
 _DOCUMENT["paths"].update(api_payouts.OPENAPI_PATHS)
 _DOCUMENT["paths"].update(api_exports.OPENAPI_PATHS)
 _DOCUMENT["paths"].update(api_webhooks.OPENAPI_PATHS)
 _DOCUMENT["paths"].update(api_recurring.OPENAPI_PATHS)
+complete_responses(_DOCUMENT)
 
 
 async def openapi(request: Request) -> JSONResponse:

@@ -16,6 +16,9 @@ class AppState:
     runtime: Runtime
     redis: ArqRedis
     events: EventBatcher
+    # Monotonic time until which the checkout guard skips Redis after an outage
+    # (web.checkout_limits): one slow timeout per pause, not one per gift.
+    guard_paused_until: float = 0.0
 
 
 def app_state(request: Request) -> AppState:

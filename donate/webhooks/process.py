@@ -14,6 +14,7 @@ from uuid import UUID
 from donate.db import donations as donations_db
 from donate.db import events as events_db
 from donate.db import orgs as orgs_db
+from donate.metrics import WEBHOOK_PROCESSING_DELAY
 from donate.providers.base import ConnectedAccount, PaymentSnapshot, ProviderNotFound
 from donate.providers.mollie_recurring import UPDATE_PURPOSE
 from donate.services import payments, payouts, recurring, recurring_manage
@@ -88,7 +89,9 @@ async def process_event(rt: Runtime, event_row_id: int) -> str:
         # A Mollie id we never created, or an account that is not connected here: 200, no change.
         outcome = "not ours"
     async with rt.pool.acquire() as conn:
-        await events_db.mark_processed(conn, event_row_id, org_id)
+        delay = await events_db.mark_processed(conn, event_row_id, org_id)
+    if delay is not None:
+        WEBHOOK_PROCESSING_DELAY.labels(event.provider).observe(max(delay, 0.0))
     log.info("event %s %s (%s): %s", event.provider, event.event_id, event.event_type, outcome)
     return outcome
 

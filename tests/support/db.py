@@ -45,6 +45,8 @@ def make_settings(db_url: str, redis_url: str, **extra: Any) -> Settings:
         "secret_key": "test-secret",
         "outbox_stale_after_s": 5,
         "outbox_max_attempts": 3,
+        # Every test client is 127.0.0.1: tests/security/test_checkout_limits.py turns it on.
+        "checkout_rate_limits": False,
         **extra,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
