@@ -98,6 +98,25 @@ class EmbeddedServices:
         self.redis_url = f"redis://127.0.0.1:{port}/0"
         return self.redis_url
 
+    def restart_postgres(self) -> None:
+        """``pg_ctl restart -m fast``, as an operator would: every connection is cut, the data
+        stays, the socket and options are the same. For fault drills (load_tests/)."""
+        if self._pg is None:
+            raise RuntimeError("the embedded PostgreSQL is not running")
+        # pg_ctl is defined when pgserver is imported, one function per bundled binary.
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+        pgdata = self._pg.pgdata
+        pg_ctl(
+            ["-w", "-m", "fast", "-l", str(pgdata / "log"), "restart"],
+            pgdata=pgdata,
+            user=self._pg.system_user,
+            timeout=60,
+        )
+        # pgserver remembers the postmaster it started: point it at the new one, so that
+        # close() stops the server that runs now.
+        self._pg.ensure_postgres_running()
+
     def close(self) -> None:
         if self._redis is not None:
             self._redis.terminate()

@@ -139,16 +139,25 @@ class CpuMeter:
 
 
 def start_process(
-    args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    args: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        args,
-        env={**os.environ, **(env or {})},
-        cwd=cwd or ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # Ctrl-C of the bench reaches the servers only through us
-    )
+    """Start a server; its stderr is piped, or appended to ``log`` for a long run (a pipe
+    nobody reads fills up and blocks a process that logs a lot)."""
+    with contextlib.ExitStack() as stack:
+        stderr: Any = subprocess.PIPE
+        if log is not None:
+            stderr = stack.enter_context(log.open("ab"))
+        return subprocess.Popen(
+            args,
+            env={**os.environ, **(env or {})},
+            cwd=cwd or ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,  # Ctrl-C of the bench reaches the servers only through us
+        )
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
@@ -743,6 +752,16 @@ def run_generator(spec: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- report
+
+
+def save_results(kind: str, payload: dict[str, Any]) -> Path:
+    """Write ``results/<kind>-<UTC stamp>.json`` with the machine's context; its path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS_DIR / f"{kind}-{stamp}.json"
+    context = {"at": stamp, "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    out.write_text(json.dumps({**context, **payload}, indent=2, default=str))
+    return out
 
 
 def ratio(a: Result | None, b: Result | None) -> float | None:

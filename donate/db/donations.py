@@ -248,6 +248,25 @@ async def upsert_refund(
     )
 
 
+async def recorded_at_provider(
+    conn: Conn, payment_id: UUID
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The refunds and disputes of a payment already recorded from the provider (id →
+    status): a snapshot that does not know them was fetched before them."""
+    refunds = await conn.fetch(
+        "SELECT provider_refund_id, status FROM refunds "
+        "WHERE payment_id = $1 AND provider_refund_id IS NOT NULL",
+        payment_id,
+    )
+    disputes = await conn.fetch(
+        "SELECT provider_dispute_id, status FROM disputes WHERE payment_id = $1", payment_id
+    )
+    return (
+        {r["provider_refund_id"]: r["status"] for r in refunds},
+        {d["provider_dispute_id"]: d["status"] for d in disputes},
+    )
+
+
 async def upsert_dispute(
     conn: Conn, payment: PaymentRow, provider_dispute_id: str, amount_minor: int, status: str
 ) -> None:

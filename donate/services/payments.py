@@ -100,6 +100,11 @@ async def apply_in(
             payment.id, snap.amount, payment.amount_minor, payment.currency,
         )  # fmt: skip
         return Applied(donation.id, donation.status, donation.status, False, "amount mismatch")
+    if _older_than_recorded(snap, *await donations_db.recorded_at_provider(conn, payment.id)):
+        # Fetched before a refund or dispute that a fresher snapshot already brought (two
+        # workers on two webhooks of one payment): applying it would undo that refund.
+        log.info("donation %s: snapshot older than its refunds/disputes ignored", donation.id)
+        return Applied(donation.id, donation.status, donation.status, False, "stale snapshot")
 
     refunded = min(snap.refunded.minor, payment.amount_minor)
     disputed = min(snap.disputed_lost.minor, payment.amount_minor)
@@ -163,6 +168,17 @@ async def apply_in(
         raised_delta=counted - donation.counted_minor,
         donors_delta=int(counted > 0) - int(donation.counted_minor > 0),
     )
+    if new != old or counted != donation.counted_minor:
+        # Receipts (issue, cancel, re-issue) and e-mails react to this row: a change of
+        # status, or of what the gift keeps (a second partial refund keeps the status). No
+        # dedup key: this runs once per change under the donation's row lock, and one
+        # transition may legitimately happen twice (disputed, won, disputed again).
+        await outbox.add(
+            conn,
+            "donation.status_changed",
+            {"donation_id": str(donation.id), "from": old.value, "to": new.value},
+            organization_id=donation.organization_id,
+        )
     if new != old:
         await donations_db.add_history(
             conn,
@@ -178,14 +194,6 @@ async def apply_in(
                 "method": snap.method,
             },
         )
-        # Receipts (issue, cancel, re-issue) and e-mails react to this row.
-        await outbox.add(
-            conn,
-            "donation.status_changed",
-            {"donation_id": str(donation.id), "from": old.value, "to": new.value},
-            organization_id=donation.organization_id,
-            dedup_key=f"donation:{donation.id}:status:{old.value}->{new.value}:{refunded}:{disputed}",
-        )
         if follow_plan and snap.sequence_type == "first":
             await outbox.add(
                 conn,
@@ -200,6 +208,28 @@ async def apply_in(
         refunded_before=payment.refunded_minor, refunded=refunded, disputed=disputed,
     )  # fmt: skip
     return Applied(donation.id, old, new, True)
+
+
+_FINAL_REFUND = {"succeeded", "failed", "canceled"}
+_FINAL_DISPUTE = {"won", "lost"}
+
+
+def _older_than_recorded(
+    snap: PaymentSnapshot, refunds: dict[str, str], disputes: dict[str, str]
+) -> bool:
+    """Whether ``snap`` was fetched before a refund or dispute we recorded: providers never
+    delete those, nor take a refund or dispute back out of its final state."""
+    seen_refunds = {r.refund_id: r.status for r in snap.refunds}
+    for refund_id, status in refunds.items():
+        seen = seen_refunds.get(refund_id)
+        if seen is None or (status in _FINAL_REFUND and seen not in _FINAL_REFUND):
+            return True
+    seen_disputes = {d.dispute_id: d.status.value for d in snap.disputes}
+    for dispute_id, status in disputes.items():
+        seen = seen_disputes.get(dispute_id)
+        if seen is None or (status in _FINAL_DISPUTE and seen not in _FINAL_DISPUTE):
+            return True
+    return False
 
 
 async def _follow_tier_stock(

@@ -106,11 +106,18 @@ async def execute_refund(rt: Runtime, refund_id: UUID) -> str:
         )
         if row is None:
             return "missing"
-        if row["provider_refund_id"] is not None or row["status"] != "requested":
-            return str(row["status"])
+        made = row["provider_refund_id"] is not None
+        if not made and row["status"] != "requested":
+            return str(row["status"])  # refused by the provider
         account = await payments.connected_account(
             conn, rt, row["organization_id"], row["provider"]
         )
+    if made:
+        # Made at the provider by an earlier run whose re-fetch failed (that is why we run
+        # again): converge now. Mollie sends no webhook for an API refund, so nothing else
+        # would (a no-op when the donation is already up to date).
+        await payments.refresh_donation(rt, row["donation_id"], source="api")
+        return str(row["status"])
     try:
         info = await rt.provider(row["provider"]).refund(
             account,
