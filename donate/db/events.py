@@ -80,6 +80,14 @@ async def get(conn: Conn, row_id: int) -> StoredEvent | None:
     )
 
 
+async def payload(conn: Conn, row_id: int) -> bytes | None:
+    """The event's body as received (``{}`` for an event caught up by reconciliation)."""
+    found: bytes | None = await conn.fetchval(
+        "SELECT payload FROM provider_events WHERE id = $1", row_id
+    )
+    return found
+
+
 async def mark_processed(conn: Conn, row_id: int, organization_id: Any = None) -> float | None:
     """Mark the event processed; returns the seconds since it arrived (None: no such row)."""
     delay: float | None = await conn.fetchval(

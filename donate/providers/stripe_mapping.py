@@ -300,6 +300,16 @@ def notice_from_event(event: Any) -> WebhookNotice:
     )
 
 
+def declined_charge(event: Any) -> str | None:
+    """The charge a ``payment_intent.payment_failed`` event reports declined. A card decline
+    names it in ``last_payment_error``; a failure without a charge (an authentication that
+    did not complete) names none, and ``latest_charge`` would then be an older attempt."""
+    data = event.get("data") if isinstance(event, Mapping) else None
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    error = obj.get("last_payment_error") if isinstance(obj, Mapping) else None
+    return _id(error.get("charge")) if isinstance(error, Mapping) else None
+
+
 _PAYOUT_STATUS = frozenset({"pending", "in_transit", "paid", "failed", "canceled"})
 
 

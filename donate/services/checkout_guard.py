@@ -3,11 +3,26 @@
 Two fixed-window counters (per client IP and per campaign, one minute from the first
 checkout) shed bursts. Card testing — trying stolen card numbers with small gifts — shows up
 as small payments that fail: each small checkout remembers which client made it (a keyed
-hash of the IP, never the IP, for at most the checkout's life plus the window), and when the
-provider marks such a payment failed (``record_failed_payment``, from the outbox job) it is
-counted per client and per campaign over a sliding window. Reaching a threshold blocks
-further *small* checkouts from that client (or, at a higher threshold, on that campaign from
-anyone) for a cool-down; larger gifts still go through.
+hash of the IP, never the IP, for at most the checkout's life plus the window), and each
+failed attempt to pay it (``record_failure``) is counted per client and per campaign over a
+sliding window. Reaching a threshold blocks further *small* checkouts from that client (or,
+at a higher threshold, on that campaign from anyone) for a cool-down; larger gifts still go
+through.
+
+Two sources of failed attempts, both from outbox jobs and both idempotent:
+
+- a payment that failed for good (Mollie marks a declined payment failed at once; a SEPA
+  debit returned): the donation becomes ``failed``, and that counts once per donation;
+- a declined card on a Stripe Checkout Session, which stays open for another card, so the
+  donation stays pending: each ``payment_intent.payment_failed`` counts once per declined
+  charge (``webhooks.declines``), so many cards tried on one session count many times.
+
+What this cannot do: refuse the card itself. Stripe's hosted page takes the card numbers, so
+a tester already on an open session can keep trying there; the defence only refuses *new*
+small checkouts from that client or campaign (and a session expires with our checkout's
+expiry). On real Stripe, Radar remains the first line: it scores every attempt and blocks
+card testing it recognises, on the session itself; this guard adds what only we see, the
+client behind our checkouts and the campaign being targeted, across sessions.
 
 Redis is an aid, not a gate: callers treat a Redis error as "allowed" (and log it).
 """
@@ -52,8 +67,9 @@ return false
 """
 
 # KEYS: ip failures, campaign failures (sorted sets), ip block, campaign block.
-# ARGV: now (ms), window (ms), donation id, ip threshold, campaign threshold, cool-down (s).
-# The donation id is the member: a job that runs twice counts the failure once.
+# ARGV: now (ms), window (ms), attempt, ip threshold, campaign threshold, cool-down (s).
+# The attempt (a declined charge, else the donation) is the member: a job that runs twice,
+# or an event delivered twice, counts the failure once.
 _FAILED = """
 local counts = {}
 for i = 1, 2 do
@@ -137,9 +153,15 @@ async def note_checkout(
     await redis.set(f"{PREFIX}checkout:{donation_id}", f"{client} {campaign_id}", ex=ttl)
 
 
-async def record_failure(redis: Redis, settings: Settings, donation_id: UUID) -> bool:
+async def record_failure(
+    redis: Redis, settings: Settings, donation_id: UUID, attempt: str | None = None
+) -> bool:
     """Count a failed payment against its checkout's client and campaign (a small gift
-    started by ``note_checkout`` only). True when it was counted. Raises ``RedisError``."""
+    started by ``note_checkout`` only). True when it was counted. Raises ``RedisError``.
+
+    ``attempt`` names one try at paying the checkout (a declined Stripe charge): each counts
+    once, however often it is reported. Without it the donation itself is the attempt (a
+    payment that failed for good counts once per donation)."""
     found = await redis.get(f"{PREFIX}checkout:{donation_id}")
     if found is None:
         return False
@@ -153,7 +175,7 @@ async def record_failure(redis: Redis, settings: Settings, donation_id: UUID) ->
     args = [
         str(int(time.time() * 1000)),
         str(settings.card_testing_window_s * 1000),
-        str(donation_id),
+        attempt or str(donation_id),
         str(settings.card_testing_max_failures_per_ip),
         str(settings.card_testing_max_failures_per_campaign),
         str(settings.card_testing_cooldown_s),
@@ -172,15 +194,19 @@ async def record_failure(redis: Redis, settings: Settings, donation_id: UUID) ->
     return True
 
 
-async def record_failed_payment(settings: Settings, donation_id: UUID) -> None:
+async def record_failed_payment(
+    settings: Settings, donation_id: UUID, attempt: str | None = None
+) -> bool:
     """``record_failure`` over a short-lived connection (the outbox job has no Redis of its
-    own; failures are rare). A Redis outage loses this count, never the job."""
+    own; failures are few next to checkouts). A Redis outage loses this count, never the
+    job. True when it was counted."""
     if not settings.checkout_rate_limits or settings.redis_url is None:
-        return
+        return False
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
     try:
-        await record_failure(redis, settings, donation_id)
+        return await record_failure(redis, settings, donation_id, attempt)
     except (RedisError, OSError) as exc:
         log.warning("checkout guard: failure of %s not counted (Redis: %s)", donation_id, exc)
+        return False
     finally:
         await redis.aclose()

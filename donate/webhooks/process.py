@@ -19,6 +19,7 @@ from donate.providers.base import ConnectedAccount, PaymentSnapshot, ProviderNot
 from donate.providers.mollie_recurring import UPDATE_PURPOSE
 from donate.services import payments, payouts, recurring, recurring_manage
 from donate.services.runtime import Runtime
+from donate.webhooks import declines
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,11 @@ async def process_event(rt: Runtime, event_row_id: int) -> str:
             )
             if snap.subscription_id or snap.purpose:
                 outcome += "; " + await _follow_plan(rt, snap, event.event_id)
+            elif declines.is_decline(event):
+                # A declined card on a one-off checkout: the donation stays pending (the
+                # donor may try another card), yet the decline counts for card testing.
+                donation_id = payment.donation_id if payment else _uuid(snap.donation_id)
+                outcome += "; " + await declines.count(rt, event, snap, donation_id)
     elif account is None:
         # A Mollie id we never created, or an account that is not connected here: 200, no change.
         outcome = "not ours"
