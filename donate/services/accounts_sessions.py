@@ -23,7 +23,7 @@ from donate.db import users as users_db
 from donate.db.sessions import SessionRow
 from donate.db.users import Membership, User
 from donate.domain import identity
-from donate.security.passwords import hash_password, verify_password
+from donate.security.passwords import dummy_hash, hash_password, verify_password
 from donate.security.tokens import new_token, token_hash
 from donate.services.accounts import PASSWORDS_DIFFER
 from donate.services.errors import InvalidRequest
@@ -33,7 +33,6 @@ SESSION_IDLE = timedelta(days=7)
 SESSION_ABSOLUTE = timedelta(days=30)
 MFA_WINDOW = timedelta(minutes=10)
 TOTP_ISSUER = "Donate"
-_DUMMY_HASH = hash_password("not a real password, only spends the same time")
 
 
 class LoginOutcome(StrEnum):
@@ -80,7 +79,7 @@ async def login(rt: Runtime, email: str, password: str, *, ip: str | None, ua: s
     async with rt.pool.acquire() as conn:
         user = await users_db.find_user_by_email(conn, email.strip())
     if user is None or not user.password_hash:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(dummy_hash(), password)
         return Login(LoginOutcome.FAILED)
     if not verify_password(user.password_hash, password):
         return Login(LoginOutcome.FAILED)
@@ -218,7 +217,7 @@ async def confirm_totp_setup(rt: Runtime, cur: Current, code: str) -> bool:
 
 async def disable_totp(rt: Runtime, cur: Current, password: str, code: str) -> None:
     ok_password = bool(cur.user.password_hash) and verify_password(
-        cur.user.password_hash or _DUMMY_HASH, password
+        cur.user.password_hash or dummy_hash(), password
     )
     if not ok_password:
         raise InvalidRequest({"current_password": "The current password is wrong."})
