@@ -2,9 +2,10 @@
 
 mollie-api-python is synchronous (requests), so every SDK call runs in a worker thread
 (``anyio.to_thread.run_sync``) and returns plain dicts; ``mollie_mapping`` turns them into the
-``base`` dataclasses. One SDK ``Client`` per access token is cached (its ``requests.Session``
-keeps connections alive); ``access_…`` tokens are OAuth (Mollie Connect, with
-``applicationFee``), ``test_…``/``live_…`` are an association's own API key.
+``base`` dataclasses. One SDK client per access token is cached (its ``requests.Session``
+keeps connections alive, and ``mollie_http`` retries a request sent on a connection that just
+dropped); ``access_…`` tokens are OAuth (Mollie Connect, with ``applicationFee``),
+``test_…``/``live_…`` are an association's own API key.
 
 Webhook event ids. A classic Mollie webhook is a bare ``id=tr_…`` with no signature and no
 event id, and Mollie posts the *same body* for every state change of the payment (paid, then
@@ -57,6 +58,7 @@ from donate.providers.base import (
     WebhookInvalid,
     WebhookNotice,
 )
+from donate.providers.mollie_http import MollieClient
 from donate.providers.mollie_mapping import (
     JSON,
     amount_param,
@@ -146,7 +148,7 @@ class MollieProvider(MollieRecurring):
         if client is not None:
             self._clients.move_to_end(token)
             return client
-        client = Client(api_endpoint=self._api_base, timeout=self._timeout)
+        client = MollieClient(api_endpoint=self._api_base, timeout=self._timeout)
         try:
             if token.startswith("access_"):
                 client.set_access_token(token)

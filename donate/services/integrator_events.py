@@ -6,8 +6,10 @@ Contract:
   (task ``integrator.deliver``). The recipients are fixed when the event happens: an
   endpoint added later does not receive older events, and each endpoint has its own retry
   schedule, so a slow or dead endpoint never delays another.
-- Event ids are deterministic (derived from the association and a key naming the state
-  change): emitting the same change twice delivers it once per endpoint.
+- Event ids derive from the association and a key naming the change: emitting one key twice
+  delivers it once per endpoint (receipts, payouts). A donation's change gets a key of its
+  own each time (``donation_changed``). Retries and replays of a delivery keep its event id,
+  which is what receivers deduplicate on.
 - With no subscribed endpoint, nothing is written and the payload is never built: the
   payment path pays one indexed lookup.
 - The payload is the envelope ``{id, type, api_version, created_at, organization, data}``
@@ -137,7 +139,6 @@ async def donation_changed(
     new_status: str,
     refunded_before: int,
     refunded: int,
-    disputed: int,
 ) -> None:
     """From ``services.payments.apply``: a status change, or a further partial refund."""
     if new_status != old_status:
@@ -155,8 +156,11 @@ async def donation_changed(
             found["previous_status"] = old_status
         return found
 
-    key = f"{donation_id}:{old_status}->{new_status}:{refunded}:{disputed}"
-    await emit(conn, org_id, event_type, data, key=key)
+    # A new event per change, never a key naming the transition: one transition may
+    # legitimately happen twice (disputed, won, disputed again). ``payments.apply_in`` calls
+    # this once per change, under the donation's row lock, and returns before it when a
+    # snapshot changes nothing (a duplicated provider webhook): no change, no event.
+    await emit(conn, org_id, event_type, data, key=f"{donation_id}:{uuid.uuid4()}")
 
 
 async def receipt_issued(conn: Conn, org_id: UUID, receipt_id: UUID) -> None:

@@ -205,7 +205,7 @@ async def apply_in(
     # Integrators' webhooks (donation.paid, .refunded, …), same transaction.
     await integrator_events.donation_changed(
         conn, donation.organization_id, donation.id, old_status=old.value, new_status=new.value,
-        refunded_before=payment.refunded_minor, refunded=refunded, disputed=disputed,
+        refunded_before=payment.refunded_minor, refunded=refunded,
     )  # fmt: skip
     return Applied(donation.id, old, new, True)
 
