@@ -56,6 +56,11 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
 
 
+def require_redis(settings: Settings) -> None:
+    if not settings.redis_configured:
+        raise UsageError("DONATE_REDIS_URL (or DONATE_REDIS_SENTINELS) is not set")
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -63,7 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from donate.web.app import create_app
 
     settings = load_settings()
-    require(settings, "database_url", "redis_url")
+    require(settings, "database_url")
+    require_redis(settings)
     setup_logging(settings.log_level, json_lines=settings.log_json)
     init_sentry(settings)
     uvicorn.run(
@@ -84,7 +90,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from donate.jobs.process import run_worker_process
 
     settings = load_settings()
-    require(settings, "database_url", "redis_url")
+    require(settings, "database_url")
+    require_redis(settings)
     asyncio.run(run_worker_process(settings))
 
 

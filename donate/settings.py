@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     environment: Literal["production", "staging", "development", "demo", "test"] = "production"
     database_url: str | None = None  # postgresql://…; None = embedded (demo/dev only)
     redis_url: str | None = None  # redis://…; None = embedded (demo/dev only)
+    # Or Redis through Sentinel (infra/RUNBOOK.md, "Settings"), instead of redis_url: the
+    # sentinels' host:port list (comma-separated in the env), the name they know the master
+    # by, and the master's database and password (a URL would name one server).
+    redis_sentinels: Annotated[tuple[tuple[str, int], ...], NoDecode] = ()
+    redis_sentinel_master: str = Field(default="mymaster", min_length=1)
+    redis_sentinel_password: SecretStr | None = None  # the sentinels' own requirepass
+    redis_db: int | None = Field(default=None, ge=0)  # Sentinel only; default 0
+    redis_password: SecretStr | None = None  # Sentinel only: the master's password
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = None  # signs sessions and links; derives nothing else
     # Fernet key (urlsafe base64, 32 bytes) encrypting provider credentials at rest.
@@ -120,16 +128,59 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return v
 
+    @field_validator("redis_sentinels", mode="before")
+    @classmethod
+    def _sentinel_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = [part.strip() for part in v.split(",") if part.strip()]
+        if isinstance(v, list | tuple):
+            return tuple(_host_port(item) if isinstance(item, str) else item for item in v)
+        return v
+
+    @model_validator(mode="after")
+    def _one_way_to_redis(self) -> Settings:
+        if self.redis_sentinels and self.redis_url is not None:
+            raise ValueError(
+                "DONATE_REDIS_URL and DONATE_REDIS_SENTINELS exclude each other: set one"
+            )
+        if not self.redis_sentinels:
+            for name in ("redis_db", "redis_password", "redis_sentinel_password"):
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"DONATE_{name.upper()} is only read with DONATE_REDIS_SENTINELS"
+                        " (with DONATE_REDIS_URL, put it in the URL)"
+                    )
+        return self
+
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
         if self.environment == "production":
             if self.sandbox_enabled:
                 raise ValueError("DONATE_SANDBOX_ENABLED cannot be true in production")
             for name in ("database_url", "redis_url", "secret_key", "encryption_key"):
+                if name == "redis_url" and self.redis_sentinels:
+                    continue
                 if getattr(self, name) is None:
                     raise ValueError(f"DONATE_{name.upper()} is required in production")
         return self
 
     @property
+    def redis_configured(self) -> bool:
+        """A Redis to use: one URL, or sentinels to ask for the master."""
+        return self.redis_url is not None or bool(self.redis_sentinels)
+
+    @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for an IPv6 address) with a clear error."""
+    host, sep, port = text.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    if not sep or not host or (":" in host and not bracketed) or " " in host:
+        raise ValueError(f"{text!r} is not host:port (an IPv6 address goes in [brackets])")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
+    return host, int(port)

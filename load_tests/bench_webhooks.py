@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -138,6 +139,31 @@ class CpuMeter:
         return out
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel send the child SIGTERM when we die, even by
+    ``kill -9`` (Linux ``prctl(PR_SET_PDEATHSIG)``); None elsewhere. The signal follows the
+    *thread* that started the child, so only children started from the main thread get it
+    (one started from a short-lived thread would be stopped when that thread ends)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the child only calls it
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # we died before the line above: nobody will signal
+            os._exit(1)
+
+    return die_with_parent
+
+
 def start_process(
     args: list[str],
     env: dict[str, str] | None = None,
@@ -145,7 +171,8 @@ def start_process(
     log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a server; its stderr is piped, or appended to ``log`` for a long run (a pipe
-    nobody reads fills up and blocks a process that logs a lot)."""
+    nobody reads fills up and blocks a process that logs a lot). It gets SIGTERM if this
+    process dies without stopping it (``_parent_death_signal``)."""
     with contextlib.ExitStack() as stack:
         stderr: Any = subprocess.PIPE
         if log is not None:
@@ -157,6 +184,7 @@ def start_process(
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             start_new_session=True,  # Ctrl-C of the bench reaches the servers only through us
+            preexec_fn=_parent_death_signal(),  # only a prctl call: safe between fork and exec
         )
 
 

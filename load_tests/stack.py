@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import os
@@ -137,8 +136,18 @@ class Stack:
         self.check_alive()
 
     def stop(self) -> None:
+        """Stop every process, last started first; one that fails to stop is killed and the
+        others still get their turn."""
+        failure: BaseException | None = None
         for name in reversed(list(self.procs)):
-            stop_process(self.procs.pop(name), timeout=20)
+            proc = self.procs.pop(name)
+            try:
+                stop_process(proc, timeout=20)
+            except BaseException as exc:
+                proc.kill()
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
         proc = start_process(cmd, self.env(), log=self.log_dir / f"{name}.log")
@@ -271,6 +280,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--log-dir", type=Path, default=ROOT / "load_tests" / "results" / "stack")
     args = p.parse_args()
+    exit_on_signals()
     with Stack(
         args.database_url, args.redis_url, args.log_dir, webs=args.webs, workers=args.workers
     ) as stack:
@@ -287,11 +297,28 @@ def main() -> int:
             ),
             flush=True,
         )
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(1)
-                stack.check_alive()
-    return 0
+        while True:
+            time.sleep(1)
+            stack.check_alive()
+
+
+def exit_on_signals() -> None:
+    """SIGTERM, SIGINT (Ctrl-C) and SIGHUP unwind like an exception, so ``Stack.__exit__``
+    stops every child: they run in sessions of their own (a Ctrl-C in the terminal reaches
+    them only through us) and would otherwise outlive us. Once stopping, further signals are
+    ignored, so a second Ctrl-C cannot cut the stop short and leave children behind. If we
+    are killed outright (``kill -9``), the children get SIGTERM from the kernel
+    (``bench_webhooks.start_process``: ``PR_SET_PDEATHSIG``, Linux)."""
+    handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+    def stop(signum: int, _frame: object) -> None:
+        for sig in handled:
+            signal.signal(sig, signal.SIG_IGN)
+        print(f"stack: {signal.Signals(signum).name}, stopping ...", file=sys.stderr, flush=True)
+        raise SystemExit(128 + signum)
+
+    for sig in handled:
+        signal.signal(sig, stop)
 
 
 if __name__ == "__main__":

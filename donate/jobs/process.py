@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from arq.connections import ArqRedis
-
+from donate import redis_client
 from donate.bootstrap import build_runtime, freeze_startup_objects
 from donate.jobs.worker import build_worker
 from donate.metrics import start_metrics_server
@@ -17,9 +16,8 @@ from donate.settings import Settings
 async def run_worker_process(settings: Settings) -> None:
     setup_logging(settings.log_level, json_lines=settings.log_json)
     init_sentry(settings)
-    assert settings.redis_url is not None
     runtime = await build_runtime(settings, pool_min=0)
-    redis = ArqRedis.from_url(settings.redis_url)
+    redis = redis_client.connect(settings, for_web=False)
     worker = build_worker(runtime, redis)
     stop_metrics = None
     if settings.worker_metrics_port is not None:

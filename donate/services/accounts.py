@@ -20,7 +20,7 @@ from donate.db import org_profile, outbox
 from donate.db import sessions as sessions_db
 from donate.db import users as users_db
 from donate.domain import identity
-from donate.security.passwords import hash_password
+from donate.security.passwords import hash_password_async
 from donate.security.tokens import token_hash
 from donate.services.accounts_images import ImageRejected, reencode_png
 from donate.services.errors import InvalidRequest
@@ -179,7 +179,7 @@ async def sign_up(
         errors["accept"] = "Please confirm that you may act for the association."
     if errors:
         raise InvalidRequest(errors)
-    pw_hash = hash_password(owner["password"]) if owner else ""
+    pw_hash = await hash_password_async(owner["password"]) if owner else ""
     async with rt.pool.acquire() as conn, conn.transaction():
         if existing_user is None:
             found = await users_db.find_user_by_email(conn, owner["email"])
@@ -242,7 +242,7 @@ async def reset_password(rt: Runtime, token: str, password: str, confirm: str) -
         raise InvalidRequest({"password": problem})
     if password != confirm:
         raise InvalidRequest({"password_confirm": PASSWORDS_DIFFER})
-    pw_hash = hash_password(password)
+    pw_hash = await hash_password_async(password)
     async with rt.pool.acquire() as conn, conn.transaction():
         user_id = await users_db.consume_token(conn, "reset_password", token_hash(token))
         if user_id is None:

@@ -18,7 +18,7 @@ from donate.db import outbox
 from donate.db import users as users_db
 from donate.domain import identity
 from donate.security.crypto import new_api_key
-from donate.security.passwords import hash_password
+from donate.security.passwords import hash_password_async
 from donate.security.tokens import token_hash
 from donate.services.accounts import EMAIL_TASK, PASSWORDS_DIFFER, REQUIRED
 from donate.services.errors import Conflict, InvalidRequest, NotFound
@@ -111,7 +111,7 @@ async def accept_invitation(
             errors["password_confirm"] = PASSWORDS_DIFFER
         if errors:
             raise InvalidRequest(errors)
-        pw_hash = hash_password(password)
+        pw_hash = await hash_password_async(password)
     async with rt.pool.acquire() as conn, conn.transaction():
         inv = await users_db.invitation_by_token(conn, token_hash(token), lock=True)
         if inv is None:

@@ -23,7 +23,7 @@ from donate.db import users as users_db
 from donate.db.sessions import SessionRow
 from donate.db.users import Membership, User
 from donate.domain import identity
-from donate.security.passwords import dummy_hash, hash_password, verify_password
+from donate.security.passwords import hash_password_async, verify_password_async
 from donate.security.tokens import new_token, token_hash
 from donate.services.accounts import PASSWORDS_DIFFER
 from donate.services.errors import InvalidRequest
@@ -78,10 +78,8 @@ async def _open_session(
 async def login(rt: Runtime, email: str, password: str, *, ip: str | None, ua: str | None) -> Login:
     async with rt.pool.acquire() as conn:
         user = await users_db.find_user_by_email(conn, email.strip())
-    if user is None or not user.password_hash:
-        verify_password(dummy_hash(), password)
-        return Login(LoginOutcome.FAILED)
-    if not verify_password(user.password_hash, password):
+    # An unknown address is checked against a dummy hash: it takes as long as a wrong password.
+    if user is None or not await verify_password_async(user.password_hash, password):
         return Login(LoginOutcome.FAILED)
     if user.email_verified_at is None:
         return Login(LoginOutcome.UNVERIFIED, user_id=user.id)
@@ -169,15 +167,16 @@ async def revoke_other_sessions(rt: Runtime, user_id: UUID, keep: UUID) -> int:
 
 async def change_password(rt: Runtime, cur: Current, old: str, new: str, confirm: str) -> None:
     """Other sessions end: whoever knew the old password is logged out."""
-    if not cur.user.password_hash or not verify_password(cur.user.password_hash, old):
+    if not await verify_password_async(cur.user.password_hash, old):
         raise InvalidRequest({"current_password": "The current password is wrong."})
     problem = identity.password_problem(new)
     if problem:
         raise InvalidRequest({"password": problem})
     if new != confirm:
         raise InvalidRequest({"password_confirm": PASSWORDS_DIFFER})
+    new_hash = await hash_password_async(new)  # before the transaction: no lock held meanwhile
     async with rt.pool.acquire() as conn, conn.transaction():
-        await users_db.set_password(conn, cur.user.id, hash_password(new))
+        await users_db.set_password(conn, cur.user.id, new_hash)
         await sessions_db.revoke_all(conn, cur.user.id, keep=cur.session.id)
 
 
@@ -216,10 +215,7 @@ async def confirm_totp_setup(rt: Runtime, cur: Current, code: str) -> bool:
 
 
 async def disable_totp(rt: Runtime, cur: Current, password: str, code: str) -> None:
-    ok_password = bool(cur.user.password_hash) and verify_password(
-        cur.user.password_hash or dummy_hash(), password
-    )
-    if not ok_password:
+    if not await verify_password_async(cur.user.password_hash, password):
         raise InvalidRequest({"current_password": "The current password is wrong."})
     if not await check_totp(rt, cur.user, code):
         raise InvalidRequest({"code": "This code is not valid."})

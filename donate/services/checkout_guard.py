@@ -40,6 +40,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from donate import redis_client
 from donate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -200,9 +201,9 @@ async def record_failed_payment(
     """``record_failure`` over a short-lived connection (the outbox job has no Redis of its
     own; failures are few next to checkouts). A Redis outage loses this count, never the
     job. True when it was counted."""
-    if not settings.checkout_rate_limits or settings.redis_url is None:
+    if not settings.checkout_rate_limits or not settings.redis_configured:
         return False
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+    redis = redis_client.connect(settings, for_web=True)  # fail fast, as in a request
     try:
         return await record_failure(redis, settings, donation_id, attempt)
     except (RedisError, OSError) as exc:

@@ -11,7 +11,7 @@ from typing import Any
 from donate.db import campaigns as campaigns_db
 from donate.db import orgs as orgs_db
 from donate.security.crypto import API_KEY_PREFIX, hash_api_key
-from donate.security.passwords import hash_password, verify_password
+from donate.security.passwords import hash_password_async, verify_password_async
 from donate.services.runtime import Runtime
 
 
@@ -170,8 +170,8 @@ async def seed_demo(
                     )
                     pw_hash = (
                         existing
-                        if existing and verify_password(existing, password)
-                        else hash_password(password)
+                        if existing and await verify_password_async(existing, password)
+                        else await hash_password_async(password)
                     )
                     user_id = await orgs_db.upsert_user(conn, email, name, pw_hash)
                     await conn.execute(

@@ -1,51 +1,30 @@
-"""Request latency by route template: a pure ASGI middleware, cheap on the hot path."""
+"""Request latency by route template, for ``web.edge``: cheap on the hot path."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from donate.metrics import HTTP_REQUEST_DURATION, UNMATCHED_ROUTE
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-class RequestMetricsMiddleware:
+class RouteLatency:
     """Observes ``donate_http_request_duration_seconds{method, route, status_class}``.
 
     The route is the template of the route that answered (Starlette's router leaves it in
-    ``scope["route"]``, on this same scope dict), so ``/c/acme/spring`` counts as
-    ``/c/{org_slug}/{campaign_slug}``; a path no route matched is ``unmatched``. Put it first
-    in the middleware list: the time of the other middlewares is part of the latency.
+    ``scope["route"]``, on the scope dict the middleware was given), so ``/c/acme/spring``
+    counts as ``/c/{org_slug}/{campaign_slug}``; a path no route matched is ``unmatched``.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         # Histogram.labels() takes a lock and builds a key; the children are few (methods ×
         # routes × 5 classes), so keep them.
         self._children: dict[tuple[str, str, int], Any] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500  # an exception before the answer started becomes a 500 further out
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            self._observe(scope, status, time.perf_counter() - start)
-
-    def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
+    def observe(self, scope: Scope, status: int, elapsed: float) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None) or UNMATCHED_ROUTE
         method = scope["method"]

@@ -7,12 +7,11 @@ widget's document (``/embed/…``) may be framed, by any site; everything else s
 https (never on an http demo, where it would pin the browser to a port that does not
 speak TLS).
 
-A pure ASGI middleware: on every request, so it only scans the response's header list once.
+Applied to every answer by ``web.edge``, so it scans the answer's header list once and
+appends prebuilt pairs (one set per class of path: framed or not, HSTS or not).
 """
 
 from __future__ import annotations
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FRAMEABLE_PREFIX = "/embed/"
 HSTS = b"max-age=31536000; includeSubDomains"
@@ -22,6 +21,7 @@ FRAMEABLE_DEFAULT_CSP = b"default-src 'none'; frame-ancestors *"
 
 _CSP = b"content-security-policy"
 _XFO = b"x-frame-options"
+_HSTS = b"strict-transport-security"
 _COMMON: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
@@ -34,48 +34,42 @@ _NOT_FRAMEABLE: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
-        self.app = app
-        self.hsts = hsts
+def _defaults(*, frameable: bool, hsts: bool) -> tuple[tuple[bytes, bytes], ...]:
+    """Everything this middleware may add, for one class of path (built once)."""
+    pairs = [*_COMMON, (_CSP, FRAMEABLE_DEFAULT_CSP if frameable else DEFAULT_CSP)]
+    if not frameable:
+        pairs += _NOT_FRAMEABLE
+    if hsts:
+        pairs.append((_HSTS, HSTS))
+    return tuple(pairs)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        frameable = scope["path"].startswith(FRAMEABLE_PREFIX)
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = secure_headers(
-                    list(message.get("headers", [])), frameable=frameable, hsts=self.hsts
-                )
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+_DEFAULTS = {
+    (frameable, hsts): _defaults(frameable=frameable, hsts=hsts)
+    for frameable in (False, True)
+    for hsts in (False, True)
+}
+_OURS = frozenset(name for pairs in _DEFAULTS.values() for name, _value in pairs)
 
 
 def secure_headers(
     headers: list[tuple[bytes, bytes]], *, frameable: bool, hsts: bool
 ) -> list[tuple[bytes, bytes]]:
     """``headers`` (raw ASGI pairs) with the missing security headers added."""
+    defaults = _DEFAULTS[frameable, hsts]
     present: set[bytes] = set()
     csp_at = -1
     for i, (name, _value) in enumerate(headers):
         lowered = name.lower()
-        present.add(lowered)
-        if lowered == _CSP:
-            csp_at = i
-    for name, value in _COMMON:
-        if name not in present:
-            headers.append((name, value))
-    if csp_at < 0:
-        headers.append((_CSP, FRAMEABLE_DEFAULT_CSP if frameable else DEFAULT_CSP))
-    elif not frameable and b"frame-ancestors" not in headers[csp_at][1]:
+        if lowered in _OURS:
+            present.add(lowered)
+            if lowered == _CSP:
+                csp_at = i
+    if not present:  # most answers: every default, prebuilt
+        headers.extend(defaults)
+        return headers
+    headers.extend(pair for pair in defaults if pair[0] not in present)
+    if csp_at >= 0 and not frameable and b"frame-ancestors" not in headers[csp_at][1]:
         name, value = headers[csp_at]
         headers[csp_at] = (name, value + b"; frame-ancestors 'none'")
-    if not frameable:
-        headers.extend(pair for pair in _NOT_FRAMEABLE if pair[0] not in present)
-    if hsts and b"strict-transport-security" not in present:
-        headers.append((b"strict-transport-security", HSTS))
     return headers

@@ -48,11 +48,27 @@ def gettext_for(lang: str) -> Callable[[str], str]:
 
 def pick_language(request: Request) -> tuple[str, bool]:
     """(language, explicit): ``?lang=`` wins over ``Accept-Language``; French by default."""
-    asked = request.query_params.get("lang", "")
-    if asked in LANGUAGES:
-        return asked, True
+    if request.scope["query_string"]:  # most page views have none: nothing to parse
+        asked = request.query_params.get("lang", "")
+        if asked in LANGUAGES:
+            return asked, True
     header = request.headers.get("accept-language")
-    return negotiate_locale(header, supported=LANGUAGES, default=DEFAULT_LANGUAGE), False
+    if not header:
+        return DEFAULT_LANGUAGE, False
+    if len(header) > _MAX_CACHED_HEADER:
+        return _negotiate(header), False
+    return _negotiate_cached(header), False
+
+
+def _negotiate(header: str) -> str:
+    return negotiate_locale(header, supported=LANGUAGES, default=DEFAULT_LANGUAGE)
+
+
+# Browsers send a handful of distinct Accept-Language values, and parsing one costs more
+# than the rest of a cached page view. Bounded (LRU), and long headers (hand-made, not a
+# browser's) are not kept, so odd clients cannot fill memory.
+_MAX_CACHED_HEADER = 200
+_negotiate_cached = lru_cache(maxsize=512)(_negotiate)
 
 
 @lru_cache(maxsize=len(LANGUAGES))
