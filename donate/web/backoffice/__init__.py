@@ -34,7 +34,6 @@ routes: list[BaseRoute] = [
     *account_routes.routes,
     *members_routes.routes,
     *keys_routes.routes,
-    # Before org_routes: the dashboard replaces its placeholder ``/admin/{org}`` page.
     *dashboard.routes,
     *campaigns.routes,
     *campaigns_extra.routes,

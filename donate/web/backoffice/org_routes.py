@@ -17,13 +17,6 @@ from donate.web.backoffice.guard import ALL, MANAGERS, Member, field, read_form,
 from donate.web.backoffice.render import render
 from donate.web.state import app_state
 
-
-async def dashboard(request: Request) -> Response:
-    """A landing page until the dashboard proper replaces this handler."""
-    member = await require_member(request, ALL)
-    return render(request, "admin/home.html", {"area": "dashboard", "m": member})
-
-
 # --- settings ------------------------------------------------------------------------------------
 
 
@@ -144,7 +137,6 @@ async def mollie_key(request: Request) -> Response:
 
 
 routes = [
-    Route("/admin/{org}", dashboard, methods=["GET"]),
     Route("/admin/{org}/settings", settings_page, methods=["GET"]),
     Route("/admin/{org}/settings", settings_submit, methods=["POST"]),
     Route("/admin/{org}/settings/{name}", image, methods=["GET"]),
