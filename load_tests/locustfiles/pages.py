@@ -50,13 +50,18 @@ class CampaignPageVisitor(Visitor):
         self.view(plan()["campaign_path"], "campaign page (identity)", IDENTITY, revalidate=False)
 
 
+# What widgets/src/loader.js always appends (its default language and mode), so the cache
+# key and the query parsing are those of a real embed.
+LOADER_QUERY = "?lang=fr&mode=inline"
+
+
 class WidgetVisitor(Visitor):
     @task(8)
     def framed(self) -> None:
-        path = f"/embed/{plan()['campaign_id']}"
+        path = f"/embed/{plan()['campaign_id']}{LOADER_QUERY}"
         self.view(path, "widget document (gzip)", GZIP, revalidate=False)
 
     @task(5)
     def reframed(self) -> None:
-        path = f"/embed/{plan()['campaign_id']}"
+        path = f"/embed/{plan()['campaign_id']}{LOADER_QUERY}"
         self.view(path, "widget document (If-None-Match)", GZIP, revalidate=True)
