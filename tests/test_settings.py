@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from donate.settings import Settings
-
-
-def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DONATE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "donate.cli", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support.cli import run_cli
 
 
 @pytest.mark.parametrize(
@@ -37,7 +22,7 @@ def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_serve_refuses_bad_settings_in_one_line(env: dict[str, str], variable: str) -> None:
-    result = _run("serve", **env)
+    result = run_cli("serve", **env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -59,6 +44,6 @@ def test_production_cannot_enable_the_sandbox() -> None:
 
 
 def test_migrate_without_database_names_the_variable() -> None:
-    result = _run("migrate", DONATE_ENVIRONMENT="development")
+    result = run_cli("migrate", DONATE_ENVIRONMENT="development")
     assert result.returncode == 2
     assert result.stderr.strip() == "donate: DONATE_DATABASE_URL is not set"

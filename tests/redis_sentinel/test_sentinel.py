@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -42,6 +40,7 @@ from donate.services import checkout_guard
 from donate.services.runtime import Runtime
 from donate.settings import Settings
 from donate.web.app import create_app
+from tests.support.cli import run_cli
 from tests.support.platform import Platform
 from tests.support.sentinel import SentinelNode, redis_server_binary, run_sentinel
 from tests.support.server import serve
@@ -165,28 +164,17 @@ def test_production_needs_a_url_or_sentinels() -> None:
         )
 
 
-def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DONATE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "donate.cli", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=ROOT,
-    )
-
-
 def test_commands_name_the_redis_variables_in_one_line() -> None:
     base = {"DONATE_ENVIRONMENT": "development", "DONATE_DATABASE_URL": "postgresql://x/y"}
     for command in ("serve", "worker"):
-        result = _cli(command, **base)
+        result = run_cli(command, cwd=ROOT, **base)
         assert result.returncode == 2
         assert result.stderr.strip() == (
             "donate: DONATE_REDIS_URL (or DONATE_REDIS_SENTINELS) is not set"
         )
-    result = _cli("serve", **base, DONATE_REDIS_SENTINELS="sentinel-a:26379,sentinel-b")
+    result = run_cli(
+        "serve", cwd=ROOT, **base, DONATE_REDIS_SENTINELS="sentinel-a:26379,sentinel-b"
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "donate: DONATE_REDIS_SENTINELS: 'sentinel-b' is not host:port"
