@@ -70,6 +70,8 @@ def _config(ctx: dict[str, Any], lang: str) -> dict[str, Any]:
             "give": _("Give"),
             "check": _("Please check this field."),
             "unavailable": _("The payment service is unavailable. Please try again."),
+            # A 429 (checkout limits, card-testing defence): the same words as the form's.
+            "busy": _("Too many attempts in a short time. Please try again in a minute."),
             "fields": service_error_map(_),
         },
     }  # fmt: skip

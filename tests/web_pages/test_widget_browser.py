@@ -278,3 +278,28 @@ async def test_campaign_page_without_javascript(pf: Platform, browser: Browser) 
             await page.screenshot(path=DOCS / "campaign-en.png", full_page=False)
     finally:
         await ctx.close()
+
+
+async def test_a_refused_checkout_says_why(
+    pf: Platform, context: BrowserContext, host: HostSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkout limits (429) get their own words in the widget, not the generic ones."""
+    monkeypatch.setattr(pf.runtime.settings, "checkout_rate_limits", True)
+    monkeypatch.setattr(pf.runtime.settings, "checkout_limit_per_ip", 1)
+    statuses = []
+    for _ in range(3):  # this client's allowance for the minute is used up first
+        r = await pf.app.post("/api/v1/checkouts", json=pf.checkout_body(2500))
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            break
+    assert statuses[-1] == 429, statuses
+    page = await open_host(
+        context, host, "refused", host_page(pf.app_url, await pinned_tag(pf, pf.campaign_id))
+    )
+    frame = widget_frame(page)
+    await frame.get_by_label("Autre montant (EUR)").fill("25")
+    await frame.get_by_label("E-mail").fill("busy@example.org")
+    await frame.get_by_label("Prénom").fill("Bruno")
+    await frame.get_by_role("button", name="Donner").click()
+    await expect(frame.get_by_text("Trop de tentatives en peu de temps").first).to_be_visible()
+    await expect(frame.get_by_role("button", name="Donner")).to_be_enabled()

@@ -219,7 +219,7 @@
         var name = map[k] ? map[k][0] : k.replace(/^donor\./, "");
         errs[name] = map[k] ? map[k][1] : M.check;
       });
-      if (!Object.keys(errs).length) errs.form = res.status >= 500 ? M.unavailable : M.check;
+      if (!Object.keys(errs).length) errs.form = res.status === 429 ? M.busy : res.status >= 500 ? M.unavailable : M.check;
       button.disabled = false;
       button.textContent = M.give;
       showErrors(errs);
